@@ -1,0 +1,1 @@
+"""uprez exporter: generator checkpoints to verified ONNX models. Needs torch and onnx."""

@@ -1,0 +1,91 @@
+"""The runtime must import and work on machines without PyTorch."""
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+import textwrap
+
+import uprez.runtime
+
+
+def runtime_module_names() -> list[str]:
+    names = ["uprez.runtime"]
+    for module in pkgutil.walk_packages(uprez.runtime.__path__, prefix="uprez.runtime."):
+        names.append(module.name)
+    return names
+
+
+def test_every_runtime_module_imports_with_torch_blocked():
+    names = runtime_module_names()
+    assert "uprez.runtime.cli" in names
+    code = textwrap.dedent(
+        f"""
+        import sys
+        for blocked in ("torch", "torchvision", "onnx", "uprez.trainer", "uprez.export"):
+            sys.modules[blocked] = None  # any import of these now raises ImportError
+        import importlib
+        for name in {names!r}:
+            importlib.import_module(name)
+        assert "torch" not in [m for m, v in sys.modules.items() if v is not None]
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_sr_run_help_works_with_torch_blocked():
+    code = (
+        "import sys; sys.modules['torch'] = None; "
+        "from uprez.runtime.cli import main; main(['--help'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Usage" in done.stdout
+
+
+def test_runtime_modules_are_importable_here():
+    for name in runtime_module_names():
+        importlib.import_module(name)
+
+
+def _ruff():
+    import shutil
+
+    return shutil.which("ruff")
+
+
+def test_static_contract_bans_torch_in_runtime_sources():
+    import pathlib
+
+    import pytest
+
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is a dev tool; the import test above covers the runtime-only install")
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    done = subprocess.run([ruff, "check", "--no-cache", "runtime"], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_static_contract_catches_a_torch_import(tmp_path):
+    import pathlib
+    import shutil
+
+    import pytest
+
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is a dev tool")
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    shutil.copy(repo / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "runtime").mkdir()
+    shutil.copy(repo / "runtime" / "ruff.toml", tmp_path / "runtime" / "ruff.toml")
+    (tmp_path / "runtime" / "sneaky.py").write_text("from torch import nn\n")
+    done = subprocess.run([ruff, "check", "--no-cache", "runtime"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "TID251" in done.stdout

@@ -1,0 +1,1 @@
+"""uprez trainer: SRGAN/ESRGAN-family generators in PyTorch."""
