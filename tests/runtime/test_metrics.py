@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.runtime.reference_impl import loop_ssim
 from uprez.runtime.metrics import (
     bgr_to_y,
     psnr,
@@ -109,27 +110,6 @@ def test_mismatched_or_too_small_images_are_rejected():
         psnr(np.zeros((4, 4)), np.zeros((4, 4)), border=2, max_value=1)
     with pytest.raises(ValueError, match="11x11"):
         ssim(np.zeros((10, 20)), np.zeros((10, 20)), max_value=255)
-
-
-def loop_ssim(a: np.ndarray, b: np.ndarray, peak: float) -> float:
-    """SSIM written straight from Wang et al. (2004) with per-window Python loops."""
-    half, sigma = 5, 1.5
-    window = np.array([[math.exp(-(i * i + j * j) / (2 * sigma * sigma))
-                        for j in range(-half, half + 1)] for i in range(-half, half + 1)])
-    window /= window.sum()
-    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    values = []
-    for y in range(half, a.shape[0] - half):
-        for x in range(half, a.shape[1] - half):
-            pa = a[y - half:y + half + 1, x - half:x + half + 1]
-            pb = b[y - half:y + half + 1, x - half:x + half + 1]
-            mu_a, mu_b = (window * pa).sum(), (window * pb).sum()
-            var_a = (window * (pa - mu_a) ** 2).sum()
-            var_b = (window * (pb - mu_b) ** 2).sum()
-            cov = (window * (pa - mu_a) * (pb - mu_b)).sum()
-            values.append((2 * mu_a * mu_b + c1) * (2 * cov + c2)
-                          / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)))
-    return float(np.mean(values))
 
 
 def test_ssim_matches_the_plain_loop_formula():

@@ -5,47 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from tests.runtime.reference_impl import keys_cubic, reference_imresize
 from uprez.runtime.resize import cubic_kernel, imresize, mod_crop
-
-
-def keys_cubic(x: float) -> float:
-    """The kernel written out from Keys (1981) with a = -0.5, independent of the module."""
-    x = abs(x)
-    if x <= 1:
-        return 1.5 * x**3 - 2.5 * x**2 + 1
-    if x <= 2:
-        return -0.5 * x**3 + 2.5 * x**2 - 4 * x + 2
-    return 0.0
-
-
-def reflect(index: int, length: int) -> int:
-    """1-based index past either edge mirrored with the edge pixel repeated (MATLAB symmetric)."""
-    period = 2 * length
-    index = (index - 1) % period
-    return index if index < length else period - 1 - index
-
-
-def reference_resize_1d(signal: list[float], out_length: int, scale: float) -> list[float]:
-    """Plain-loop MATLAB resize of one line: every input position within the kernel's reach."""
-    stretch = min(scale, 1.0)  # antialiasing widens the kernel when shrinking
-    out = []
-    for x in range(1, out_length + 1):
-        u = x / scale + 0.5 * (1 - 1 / scale)
-        reach = math.ceil(2 / stretch) + 1
-        total, weight_sum = 0.0, 0.0
-        for j in range(math.floor(u) - reach, math.floor(u) + reach + 1):
-            weight = stretch * keys_cubic(stretch * (u - j))
-            total += weight * signal[reflect(j, len(signal))]
-            weight_sum += weight
-        out.append(total / weight_sum)
-    return out
-
-
-def reference_imresize(image: np.ndarray, out_shape: tuple[int, int],
-                       scales: tuple[float, float]) -> np.ndarray:
-    rows = np.array([reference_resize_1d(list(col), out_shape[0], scales[0])
-                     for col in image.T]).T
-    return np.array([reference_resize_1d(list(row), out_shape[1], scales[1]) for row in rows])
 
 
 def test_kernel_matches_keys_formula_on_a_grid():
