@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from uprez.runtime import console
-from uprez.runtime.evaluation import ImageScores, UpscaleFn, evaluate_image
+from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
 from uprez.runtime.report import BatchReport
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -87,7 +87,10 @@ def save_png_atomically(image: np.ndarray, path: Path) -> None:
 def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: ReadFn, *,
                    scale: int, save_dir: Path | None = None,
                    report: BatchReport | None = None) -> tuple[list[ImageScores], BatchReport]:
-    """Score every item; failures go to `report` (path, reason) and the loop goes on."""
+    """Score every item; failures go to `report` (path, reason) and the loop goes on.
+
+    A ModelOutputError (the model does not fit the options) is raised: it would fail every image.
+    """
     report = report if report is not None else BatchReport()
     results: list[ImageScores] = []
     for item in console.progress(items, desc=f"sr-eval x{scale}", unit="img"):
@@ -102,6 +105,8 @@ def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: Re
             scores, sr = evaluate_image(item.name, hr, upscale, scale=scale, lr=lr)
             if save_dir is not None:
                 save_png_atomically(sr, save_dir / f"{Path(item.name).stem}.png")
+        except ModelOutputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
             reason = str(exc) or type(exc).__name__
             console.error(f"{current}: {reason}")

@@ -125,10 +125,14 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
     from uprez.runtime import console
     from uprez.runtime.eval_batch import evaluate_items
     from uprez.runtime.eval_report import EvalReport, format_markdown, format_text, to_json
+    from uprez.runtime.evaluation import ModelOutputError
     from uprez.runtime.imageio import read_image
 
-    results, report = evaluate_items(items, upscaler.upscale, read_image, scale=scale,
-                                     save_dir=save_dir, report=report)
+    try:
+        results, report = evaluate_items(items, upscaler.upscale, read_image, scale=scale,
+                                         save_dir=save_dir, report=report)
+    except ModelOutputError as exc:
+        raise click.ClickException(f"{model_path}: {exc}") from None
     eval_report = EvalReport(model=str(model_path), scale=scale, images=tuple(results),
                              failed=tuple(report.failed))
     if as_json:

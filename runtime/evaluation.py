@@ -23,6 +23,11 @@ from uprez.runtime.resize import imresize, mod_crop
 UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
 
+class ModelOutputError(ValueError):
+    """The model's output does not fit the evaluation (wrong scale or type): a problem of the
+    model or the options, not of one image, so a batch stops on it."""
+
+
 @dataclass(frozen=True)
 class Scores:
     psnr_y: float
@@ -105,10 +110,10 @@ def evaluate_image(name: str, hr: np.ndarray, upscale: UpscaleFn, *, scale: int,
         hr, lr = match_pair(hr, lr, scale)
     sr = upscale(lr)
     if sr.shape != hr.shape:
-        raise ValueError(f"the model made a {_describe(sr)} image from a {_describe(lr)} input; "
+        raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} input; "
                          f"x{scale} needs {_describe(hr)} (is the model's scale {scale}?)")
     if sr.dtype != hr.dtype:
-        raise ValueError(f"the model returned {sr.dtype} for a {hr.dtype} image")
+        raise ModelOutputError(f"the model returned {sr.dtype} for a {hr.dtype} image")
     bicubic = imresize(lr, scale)
     result = ImageScores(name=name, height=hr.shape[0], width=hr.shape[1],
                          model=score(sr, hr, scale=scale),

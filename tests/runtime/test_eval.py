@@ -33,7 +33,13 @@ from uprez.runtime.eval_batch import (
 )
 from uprez.runtime.eval_cli import main
 from uprez.runtime.eval_report import EvalReport, format_markdown, format_text, to_json
-from uprez.runtime.evaluation import Scores, evaluate_image, make_lr, match_pair
+from uprez.runtime.evaluation import (
+    ModelOutputError,
+    Scores,
+    evaluate_image,
+    make_lr,
+    match_pair,
+)
 from uprez.runtime.resize import imresize
 
 
@@ -100,10 +106,14 @@ def test_a_better_upscaler_scores_higher_than_bicubic():
     assert result.bicubic.psnr_y < 40 and result.gain_psnr_y == math.inf
 
 
-def test_model_output_of_the_wrong_size_is_explained():
+def test_model_output_of_the_wrong_size_is_explained_and_stops_the_batch(tmp_path):
     hr = smooth_test_image(32, 32)
-    with pytest.raises(ValueError, match=r"x4 needs 32x32x3 \(is the model's scale 4\?\)"):
+    message = r"x4 needs 32x32x3 \(is the model's scale 4\?\)"
+    with pytest.raises(ModelOutputError, match=message):
         evaluate_image("t.png", hr, bicubic_x(2), scale=4)
+    write_png(tmp_path / "a.png", hr)
+    with pytest.raises(ModelOutputError, match=message):
+        evaluate_items(items_from_hr_folder(tmp_path), bicubic_x(2), read_with_opencv, scale=4)
 
 
 def test_grey_and_alpha_images_are_scored_on_their_colour():
@@ -244,3 +254,45 @@ def test_help_teaches_the_protocol():
     assert result.exit_code == 0
     for words in ("MATLAB", "Y channel", "--lr", "--markdown", "--save-dir"):
         assert words in result.output
+
+
+def run_onnx_directly(model_path: Path, lr_bgr: np.ndarray) -> np.ndarray:
+    """The model run by hand with onnxruntime (RGB, 0..1, NCHW), as an independent check."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    rgb = lr_bgr[..., ::-1].astype(np.float32).transpose(2, 0, 1)[None] / 255
+    out = session.run(None, {session.get_inputs()[0].name: rgb})[0][0]
+    return np.clip(out.transpose(1, 2, 0)[..., ::-1] * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_sr_eval_end_to_end_upscales_like_sr_run_and_reports_bad_files(tmp_path):
+    pytest.importorskip("uprez.runtime.upscaler", reason="the Upscaler lands from the runtime branch")
+    pytest.importorskip("onnx")
+    from tests.onnx_models import make_sr_model
+    from uprez.runtime.metadata import SCALE
+    from uprez.runtime.upscaler import Upscaler
+
+    model = make_sr_model(tmp_path / "m.onnx", scale=2, metadata={SCALE: "2"})
+    data = tmp_path / "hr"
+    data.mkdir()
+    hr = smooth_test_image(34, 40, seed=9)
+    write_png(data / "a.png", hr)
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    save_dir = tmp_path / "sr"
+
+    result = CliRunner().invoke(main, ["--model", str(model), "--data", str(data), "--scale", "2",
+                                       "--json", "--save-dir", str(save_dir), "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [image["name"] for image in report["images"]] == ["a.png"]
+    assert report["failed"][0]["path"].endswith("broken.png")
+    assert "broken.png" in result.stderr
+
+    _, lr = make_lr(hr, 2)
+    saved = cv2.imread(str(save_dir / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(saved, Upscaler(str(model), scale=2, device="cpu", tile=0).upscale(lr))
+    assert np.abs(saved.astype(int) - run_onnx_directly(model, lr)).max() <= 1
+    expected, _ = evaluate_image("a.png", hr, lambda _: saved, scale=2)
+    assert report["images"][0]["model"]["psnr_y"] == pytest.approx(expected.model.psnr_y)
+    assert report["images"][0]["bicubic"]["psnr_y"] == pytest.approx(expected.bicubic.psnr_y)
