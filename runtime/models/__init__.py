@@ -6,8 +6,8 @@ from pathlib import Path
 
 # Scale -> file name in this folder. Explicit, so a stray .onnx file here is never picked up.
 DEFAULT_MODEL_FILES = {
-    2: "compact_x2.onnx",
-    4: "compact_x4.onnx",
+    2: "uprez-compact-x2.onnx",
+    4: "uprez-compact-x4.onnx",
 }
 
 
