@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from uprez.runtime.video.errors import VideoError
-from uprez.runtime.video.pipeline import VideoResult, upscale_video
+from uprez.runtime.video.pipeline import upscale_video
+from uprez.runtime.video.result import VideoResult
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 

@@ -18,9 +18,12 @@ from uprez.runtime.video.ffmpeg import Ffmpeg, clean_message
 from uprez.runtime.video.probe import VideoInfo
 
 TEXT_SUBTITLES = ("subrip", "ass", "ssa", "webvtt", "mov_text", "text")
-# container -> subtitle codecs it holds as they are, and the text format it converts to
-_SUBTITLE_RULES: dict[str, tuple[tuple[str, ...] | None, str | None]] = {
-    ".mkv": (None, None),  # None: holds every subtitle codec
+# container -> (subtitle codecs it holds as they are, the text format it rewrites others to);
+# Matroska holds every subtitle codec except MP4's mov_text
+_MKV_HOLDS = ("subrip", "ass", "ssa", "webvtt", "text", "dvd_subtitle", "hdmv_pgs_subtitle",
+              "dvb_subtitle", "dvb_teletext", "arib_caption")
+_SUBTITLE_RULES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    ".mkv": (_MKV_HOLDS, "srt"),
     ".mp4": (("mov_text",), "mov_text"),
     ".m4v": (("mov_text",), "mov_text"),
     ".mov": (("mov_text",), "mov_text"),
@@ -50,7 +53,7 @@ def plan_streams(info: VideoInfo, container: str) -> StreamPlan:
     holds, text_format = _SUBTITLE_RULES[container]
     kept = 0
     for stream in info.subtitles:
-        if holds is None or stream.codec in holds:
+        if stream.codec in holds:
             codec = "copy"
         elif text_format and stream.codec in TEXT_SUBTITLES:
             codec = text_format

@@ -17,22 +17,14 @@ from uprez.runtime.video.decode import FrameDecoder
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, find_ffmpeg
 from uprez.runtime.video.mux import mux, plan_streams, preflight
-from uprez.runtime.video.overlap import END, Overlap
+from uprez.runtime.video.overlap import run_overlapped
 from uprez.runtime.video.probe import VideoInfo, probe
+from uprez.runtime.video.result import VideoResult
 from uprez.runtime.video.segments import WorkFolder
 from uprez.runtime.video.sinks import PngSink, SegmentSink
 
 FrameFn = Callable[[list[np.ndarray]], list[np.ndarray]]
 DEFAULT_SEGMENT_FRAMES = 500
-
-
-@dataclass(frozen=True)
-class VideoResult:
-    output: Path
-    frames: int  # frames in the output
-    upscaled: int  # frames upscaled by this run (fewer when resumed)
-    seconds: float
-    backend: str  # "ffmpeg (<origin>)" or "opencv"
 
 
 def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *, batch: int = 1,
@@ -54,8 +46,11 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
     if ffmpeg is None:
         from uprez.runtime.video.opencv_fallback import upscale_with_opencv
 
-        return upscale_with_opencv(src, dst, frame_fn, batch=batch, frames_dir=frames_dir,
-                                   resume=resume, progress=progress)
+        asked = {"--codec": codec, "--crf": crf, "--preset": preset, "--pix-fmt": pix_fmt}
+        return upscale_with_opencv(src, None if dst is None else Path(dst), frame_fn,
+                                   batch=batch, frames_dir=frames_dir, resume=resume,
+                                   progress=progress,
+                                   ignored_options=[k for k, v in asked.items() if v is not None])
     info = probe(ffmpeg, src)
     colors = plan_colors(info)
     started = time.perf_counter()
@@ -141,65 +136,12 @@ def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors, sink, frame_fn: Fra
     if start:
         console.info(f"{src.name}: resuming at frame {start}")
     decoder = FrameDecoder(ffmpeg, src, info, colors, start=start)
-    overlap = Overlap(batch)
-    total = max(info.frame_count, start)
-    bar = console.progress(total=total, desc=src.name, unit="frame") if progress else None
-    if bar is not None and start:
-        bar.update(start)
-    upscaled = 0
-
-    def written(count: int) -> None:
-        if bar is not None:
-            bar.update(count)
-
-    threads = [overlap.start_decoder(decoder.frames(), decoder.check),
-               overlap.start_encoder(sink.write, written)]
-    try:
-        while True:
-            frames, ended = overlap.take_batch()
-            if overlap.stop.is_set():
-                break
-            if frames:
-                outputs = _checked(frame_fn(frames), frames)
-                upscaled += len(outputs)
-                overlap.put(overlap.upscaled, outputs)
-            if ended:
-                break
-        overlap.put(overlap.upscaled, END)
-        threads[1].join()
-        if overlap.failures:
-            raise overlap.failures[0]
-        threads[0].join()
-        sink.finish()
-    except BaseException as exc:
-        overlap.stop.set()
-        decoder.kill()
-        sink.kill()
-        for thread in threads:
-            thread.join(timeout=10)
-        sink.cleanup(keep_finished=resume)
-        done = start + upscaled
-        kept = "; finished segments are kept for --resume" if resume else ""
-        if isinstance(exc, KeyboardInterrupt):
-            console.warn(f"{src.name}: interrupted after {done} frames; no output written{kept}")
-        elif isinstance(exc, VideoError):
-            raise VideoError(f"{exc}; {done} frames were upscaled, no output written{kept}") \
-                from None
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    upscaled = run_overlapped(
+        name=src.name, frames=decoder.frames(), check_source=decoder.check,
+        stop_source=decoder.kill, sink=sink, frame_fn=frame_fn, batch=batch,
+        total=max(info.frame_count, start), start=start, progress=progress,
+        keep_finished=resume)
     if decoder.messages():
         console.warn(f"{src.name}: ffmpeg reported problems but every frame was read: "
-                     f"{decoder.messages()[-1]}")
+                     f"{decoder.messages()[0]}")
     return _Counts(start + upscaled, upscaled)
-
-
-def _checked(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> list[np.ndarray]:
-    if len(outputs) != len(inputs):
-        raise VideoError(f"the model returned {len(outputs)} frames for {len(inputs)}")
-    for frame in outputs:
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
-            raise VideoError(f"the model returned a {frame.shape} {frame.dtype} frame; "
-                             f"expected HxWx3 uint8 or uint16")
-    return outputs
