@@ -13,9 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from uprez.runtime import console
 from uprez.runtime.video.codecs import EncoderSettings
 from uprez.runtime.video.color import ColorPlan
-from uprez.runtime.video.encode import SegmentEncoder
+from uprez.runtime.video.encode import SegmentEncoder, needs_even_size
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg
 from uprez.runtime.video.segments import ResumePoint, WorkFolder
@@ -49,6 +50,10 @@ class SegmentSink:
                              f"{width}x{height}; delete {self._work.root} or run without --resume")
         if not self.finished:
             self._work.set_output_size(width, height)
+            if needs_even_size(self._settings.pix_fmt) and (width % 2 or height % 2):
+                console.warn(f"{self._settings.pix_fmt} needs even sizes: the {width}x{height} "
+                             f"frames are cropped to {width - width % 2}x{height - height % 2} "
+                             f"(--pix-fmt yuv444p keeps every pixel)")
         return SegmentEncoder(self._ffmpeg, self._work.segment_path(len(self.finished)),
                               width=width, height=height, dtype=frame.dtype, fps=self._fps,
                               settings=self._settings, colors=self._colors,

@@ -133,3 +133,18 @@ def test_the_input_is_never_overwritten(ntsc_clip, model):
     with pytest.raises(VideoError, match="overwrite the input"):
         upscale_video(ntsc_clip, ntsc_clip, OnnxFrameFn(model), progress=False)
     assert ntsc_clip.read_bytes() == before
+
+
+def test_odd_upscaled_sizes_are_cropped_to_even_for_420_with_a_warning(tmp_path, capsys):
+    model3 = make_sr_model(tmp_path / "x3.onnx", scale=3)
+    clip = make_clip(tmp_path / "odd.mkv", size="21x15", rate="24", frames=4, audio=False,
+                     moving=True,
+                     pix_fmt="yuv444p")
+    cropped = upscale_video(clip, tmp_path / "420.mkv", OnnxFrameFn(model3), progress=False)
+    assert "cropped to 62x44" in capsys.readouterr().err
+    info = probe(find_ffmpeg(), cropped.output)
+    assert (info.width, info.height, info.frame_count) == (62, 44, 4)
+    whole = upscale_video(clip, tmp_path / "444.mkv", OnnxFrameFn(model3), pix_fmt="yuv444p",
+                          progress=False)
+    info = probe(find_ffmpeg(), whole.output)
+    assert (info.width, info.height, info.pix_fmt) == (63, 45, "yuv444p")
