@@ -11,6 +11,7 @@ from tests.runtime.video_clips import (
     decode_frames,
     decoded_audio,
     describe,
+    ffmpeg,
     make_clip,
     packet_times,
     stream_md5,
@@ -65,10 +66,14 @@ def test_output_frames_are_the_model_outputs_in_source_order(model, tmp_path):
     assert errors.diagonal().max() < 1.0 and np.abs(made - expected).max() <= 3
 
 
-def test_mkv_keeps_subrip_subtitles_as_they_are(model, tmp_path):
-    clip = make_clip(tmp_path / "film.mkv", rate="24", frames=12, subtitles=True)
+def test_mkv_keeps_subrip_subtitles_and_tags_as_they_are(model, tmp_path):
+    plain = make_clip(tmp_path / "plain.mkv", rate="24", frames=12, subtitles=True)
+    clip = tmp_path / "film.mkv"
+    ffmpeg("-i", str(plain), "-map", "0", "-c", "copy", "-metadata", "title=Our Holiday",
+           str(clip))
     out = tmp_path / "out" / "film.mkv"
     upscale_video(clip, out, OnnxFrameFn(model), progress=False)
+    assert "Our Holiday" in describe(out)
     made = probe(find_ffmpeg(), out)
     assert [s.codec for s in made.subtitles] == ["subrip"]
     assert stream_md5(out, "0:s:0") == stream_md5(clip, "0:s:0")
