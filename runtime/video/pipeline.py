@@ -12,12 +12,12 @@ import numpy as np
 
 from uprez.runtime import console
 from uprez.runtime.video.codecs import resolve_encoder
-from uprez.runtime.video.color import plan_colors
+from uprez.runtime.video.color import ColorPlan, plan_colors
 from uprez.runtime.video.decode import FrameDecoder
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, find_ffmpeg
 from uprez.runtime.video.mux import mux, plan_streams, preflight
-from uprez.runtime.video.overlap import run_overlapped
+from uprez.runtime.video.overlap import Sink, run_overlapped
 from uprez.runtime.video.probe import VideoInfo, probe
 from uprez.runtime.video.result import VideoResult
 from uprez.runtime.video.segments import WorkFolder
@@ -82,8 +82,8 @@ class _Counts:
     upscaled: int
 
 
-def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors, frame_fn,
-                  *, batch, codec, crf, preset, pix_fmt, resume, progress, segment_frames,
+def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors: ColorPlan,
+                  frame_fn: FrameFn, *, batch, codec, crf, preset, pix_fmt, resume, progress, segment_frames,
                   fingerprint) -> _Counts:
     container = dst.suffix.lower()
     settings = resolve_encoder(ffmpeg, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
@@ -130,7 +130,8 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors,
     return counts
 
 
-def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors, sink, frame_fn: FrameFn,
+def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Sink,
+         frame_fn: FrameFn,
          batch: int, resume: bool, progress: bool) -> _Counts:
     start = sink.start_frame
     if start:
