@@ -131,8 +131,7 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
 
 
 def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Sink,
-         frame_fn: FrameFn,
-         batch: int, resume: bool, progress: bool) -> _Counts:
+         frame_fn: FrameFn, batch: int, resume: bool, progress: bool) -> _Counts:
     start = sink.start_frame
     if start:
         console.info(f"{src.name}: resuming at frame {start}")
