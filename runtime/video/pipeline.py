@@ -1,0 +1,147 @@
+"""`upscale_video`: one video file in, an upscaled video (or a folder of PNG frames) out."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uprez.runtime import console
+from uprez.runtime.video.codecs import resolve_encoder
+from uprez.runtime.video.color import ColorPlan, plan_colors
+from uprez.runtime.video.decode import FrameDecoder
+from uprez.runtime.video.errors import VideoError
+from uprez.runtime.video.ffmpeg import Ffmpeg, find_ffmpeg
+from uprez.runtime.video.mux import mux, plan_streams, preflight
+from uprez.runtime.video.overlap import Sink, run_overlapped
+from uprez.runtime.video.probe import VideoInfo, probe
+from uprez.runtime.video.result import VideoResult
+from uprez.runtime.video.segments import WorkFolder
+from uprez.runtime.video.sinks import PngSink, SegmentSink
+
+FrameFn = Callable[[list[np.ndarray]], list[np.ndarray]]
+DEFAULT_SEGMENT_FRAMES = 500
+
+
+def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *, batch: int = 1,
+                  codec: str | None = None, crf: int | None = None, preset: str | None = None,
+                  pix_fmt: str | None = None, frames_dir: str | Path | None = None,
+                  resume: bool = False, progress: bool = True,
+                  segment_frames: int = DEFAULT_SEGMENT_FRAMES,
+                  fingerprint: str = "") -> VideoResult:
+    """Upscale every frame of `src` with `frame_fn` and write `dst` (or PNGs into `frames_dir`).
+
+    `frame_fn` takes a list of same-size HxWx3 BGR frames (uint8, or uint16 for >8-bit video)
+    and returns the upscaled frames. `fingerprint` names what shapes the frames (model, tiling)
+    so `resume` never joins segments made differently. Raises VideoError with a readable reason.
+    """
+    src = Path(src)
+    if batch < 1 or segment_frames < 1:
+        raise VideoError("batch and segment_frames must be at least 1")
+    ffmpeg = find_ffmpeg()
+    if ffmpeg is None:
+        from uprez.runtime.video.opencv_fallback import upscale_with_opencv
+
+        asked = {"--codec": codec, "--crf": crf, "--preset": preset, "--pix-fmt": pix_fmt}
+        return upscale_with_opencv(src, None if dst is None else Path(dst), frame_fn,
+                                   batch=batch, frames_dir=frames_dir, resume=resume,
+                                   progress=progress,
+                                   ignored_options=[k for k, v in asked.items() if v is not None])
+    info = probe(ffmpeg, src)
+    colors = plan_colors(info)
+    started = time.perf_counter()
+    if frames_dir is not None:
+        sink = PngSink(Path(frames_dir), resume=resume)
+        if info.audio or info.subtitles:
+            console.info(f"{src.name}: PNG frames hold no audio or subtitles; to rebuild the "
+                         f"video use -framerate {info.fps.numerator}/{info.fps.denominator}")
+        frames = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
+        output = Path(frames_dir)
+    else:
+        if dst is None:
+            raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
+        dst = Path(dst)
+        if dst.resolve() == src.resolve():
+            raise VideoError(f"{src}: the output would overwrite the input")
+        frames = _encode_video(ffmpeg, src, dst, info, colors, frame_fn, batch=batch,
+                               codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                               resume=resume, progress=progress, segment_frames=segment_frames,
+                               fingerprint=fingerprint)
+        output = dst
+    return VideoResult(output, frames.total, frames.upscaled, time.perf_counter() - started,
+                       f"ffmpeg ({ffmpeg.origin})")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    total: int
+    upscaled: int
+
+
+def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors: ColorPlan,
+                  frame_fn: FrameFn, *, batch, codec, crf, preset, pix_fmt, resume, progress, segment_frames,
+                  fingerprint) -> _Counts:
+    container = dst.suffix.lower()
+    settings = resolve_encoder(ffmpeg, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                               container=container, high_bit_depth=info.bit_depth > 8)
+    if info.bit_depth > 8 and not settings.high_bit_depth:
+        console.warn(f"{src.name} is {info.bit_depth}-bit but is written as {settings.pix_fmt}")
+    work = WorkFolder(dst)
+    stat = src.stat()
+    key = {"source": str(src.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+           "frames_from": fingerprint, "encoder": asdict(settings),
+           "segment_frames": segment_frames}
+    resume_from = work.resume_point(key) if resume else None
+    if resume and resume_from is None and work.root.exists():
+        console.info(f"{src.name}: the unfinished work in {work.root} was made with other "
+                     f"settings or another source; starting over")
+    elif not resume and work.root.exists():
+        console.info(f"{src.name}: starting over (--resume would continue the unfinished "
+                     f"work in {work.root})")
+    work.start(key, resume_from)
+    streams = plan_streams(info, container)
+    sink = SegmentSink(ffmpeg, work, settings=settings, colors=colors, fps=info.fps,
+                       sample_aspect=info.sample_aspect, segment_frames=segment_frames,
+                       resume_from=resume_from)
+    try:
+        preflight(ffmpeg, src, info, streams, settings, container,
+                  work.output_tmp_path(dst.suffix))
+        if resume_from is not None and resume_from.complete:
+            console.info(f"{src.name}: all frames were already encoded; joining them")
+            segments = work.segments(len(resume_from.segment_frames))
+            counts = _Counts(resume_from.next_frame, 0)
+        else:
+            counts = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
+            segments = work.segments(len(sink.finished))
+        tmp = work.output_tmp_path(dst.suffix)
+        mux(ffmpeg, segments, src, streams, settings, container, tmp)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dst)
+    except BaseException:
+        work.output_tmp_path(dst.suffix).unlink(missing_ok=True)
+        if not resume:
+            work.remove()
+        raise
+    work.remove()
+    return counts
+
+
+def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Sink,
+         frame_fn: FrameFn, batch: int, resume: bool, progress: bool) -> _Counts:
+    start = sink.start_frame
+    if start:
+        console.info(f"{src.name}: resuming at frame {start}")
+    decoder = FrameDecoder(ffmpeg, src, info, colors, start=start)
+    upscaled = run_overlapped(
+        name=src.name, frames=decoder.frames(), check_source=decoder.check,
+        stop_source=decoder.kill, sink=sink, frame_fn=frame_fn, batch=batch,
+        total=max(info.frame_count, start), start=start, progress=progress,
+        keep_finished=resume)
+    if decoder.messages():
+        console.warn(f"{src.name}: ffmpeg reported problems but every frame was read: "
+                     f"{decoder.messages()[0]}")
+    return _Counts(start + upscaled, upscaled)
