@@ -68,15 +68,38 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     else:
         found = detect(loaded.state_dict)
     model = build_model(found)
-    scale = int(found.hparams["scale"])
+    hparams = dict(model.hparams)  # complete, defaults included
+    scale = int(hparams["scale"])
     multiple = size_multiple_for(found.arch, scale)
     profile = profile_model(model, size_multiple=multiple)
-    shown = ", ".join(f"{k}={v}" for k, v in found.hparams.items() if k != "scale")
+    shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "scale")
     console.info(f"  model: {found.arch} x{scale} ({shown}), {_human_count(profile.parameters)} "
                  f"parameters, from {found.layout}, weights {loaded.weights}")
+    radius = _receptive_field(model, scale, multiple, profile.macs_per_pixel)
+    fp16_safe = _fp16_safety(model, multiple, options)
 
+    info = ModelInfo(
+        scale=scale, channel_order="RGB", value_range=(0.0, 1.0), receptive_field=radius,
+        size_multiple=multiple, fp16_safe=fp16_safe, precision="fp16" if options.fp16 else "fp32",
+        arch=found.arch, hparams=hparams, tile_hint=tile_hint(profile),
+        source_sha256=loaded.sha256, name=options.name or checkpoint.stem,
+    )
+    console.info(f"  exporting to ONNX (opset {options.opset}, {info.precision})")
+    try:
+        proto = export_onnx(model, size_multiple=multiple, opset=options.opset, fp16=options.fp16)
+        annotate(proto, info.to_props(), doc=f"{info.name}: x{scale} {found.arch} "
+                                             "super-resolution, exported by uprez sr-export")
+        check(proto)
+    except Exception as exc:  # the exporter and checker raise many types; all mean the same
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ExportFailure(f"ONNX export failed ({type(exc).__name__}: {first_line})") from exc
+    _write_verified(proto, output, model, multiple, options)
+    return ExportResult(output, info, time.perf_counter() - started)
+
+
+def _receptive_field(model, scale: int, multiple: int, macs_per_pixel: float) -> int:
     field = measure_receptive_field(model, scale=scale, size_multiple=multiple,
-                                    macs_per_pixel=profile.macs_per_pixel)
+                                    macs_per_pixel=macs_per_pixel)
     reach = f"any influence within {field.extent} px" if field.extent is not None else \
         f"any influence reaches past the {field.probe_side} px probe"
     console.info(f"  receptive field: {field.radius} px each side (influence beyond it below "
@@ -84,39 +107,33 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     if not field.converged:
         console.warn(f"receptive field measurement hit its budget; {field.radius} px is a "
                      "lower bound, pad tiles more if seams show")
+    return field.radius
 
-    fp16_safe = False
-    if options.verify or options.fp16:
-        fp16_check = verify.measure_fp16(model, multiple)
-        fp16_safe = fp16_check.fp16_acceptable()
-        console.info(f"  fp16: {'safe' if fp16_safe else 'NOT safe'}, {fp16_check.describe()}")
-        if options.fp16 and not fp16_safe:
-            raise VerificationError(f"refusing to write an fp16 model: {fp16_check.describe()}; "
-                                    "export without --fp16")
 
-    info = ModelInfo(
-        scale=scale, channel_order="RGB", value_range=(0.0, 1.0), receptive_field=field.radius,
-        size_multiple=multiple, fp16_safe=fp16_safe, precision="fp16" if options.fp16 else "fp32",
-        arch=found.arch, hparams=found.hparams, tile_hint=tile_hint(profile),
-        source_sha256=loaded.sha256, name=options.name or checkpoint.stem,
-    )
-    console.info(f"  exporting to ONNX (opset {options.opset}, {info.precision})")
-    proto = export_onnx(model, size_multiple=multiple, opset=options.opset, fp16=options.fp16)
-    annotate(proto, info.to_props(),
-             doc=f"{info.name}: x{scale} {found.arch} super-resolution, exported by uprez sr-export")
-    check(proto)
-    _write_verified(proto, output, model, multiple, options)
-    return ExportResult(output, info, time.perf_counter() - started)
+def _fp16_safety(model, multiple: int, options: ExportOptions) -> bool:
+    """Measured unless verification is off; --fp16 always measures, and refuses unsafe models."""
+    if not (options.verify or options.fp16):
+        return False
+    measured = verify.measure_fp16(model, multiple)
+    safe = measured.fp16_acceptable()
+    console.info(f"  fp16: {'safe' if safe else 'NOT safe'}, {measured.describe()}")
+    if options.fp16 and not safe:
+        raise VerificationError(f"refusing to write an fp16 model: {measured.describe()}; "
+                                "export without --fp16")
+    return safe
 
 
 def _write_verified(proto, output: Path, model, multiple: int, options: ExportOptions) -> None:
     """Save next to the target, verify that very file, then move it into place."""
     import onnx
 
-    output.parent.mkdir(parents=True, exist_ok=True)
     # opened here rather than by mkstemp so that the file gets the usual umask permissions
     temp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    temp.open("xb").close()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        temp.open("xb").close()
+    except OSError as exc:
+        raise ExportFailure(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
         onnx.save(proto, str(temp))
         if options.verify:
@@ -129,5 +146,7 @@ def _write_verified(proto, output: Path, model, multiple: int, options: ExportOp
         else:
             console.warn("verification skipped (--no-verify)")
         os.replace(temp, output)
+    except OSError as exc:
+        raise ExportFailure(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         temp.unlink(missing_ok=True)

@@ -78,3 +78,16 @@ def test_onnx_model_has_named_float_io_with_dynamic_batch_height_width(tmp_path)
     assert {op.domain: op.version for op in model.opset_import}[""] == 13
     x = np.random.default_rng(5).random((3, 3, 10, 26), dtype=np.float32)
     assert onnx_output(output, x).shape == (3, 3, 20, 52)
+
+
+def test_uprez_checkpoint_with_partial_hparams_records_the_complete_set(tmp_path):
+    model = tiny_model("compact", 3)
+    checkpoint = tmp_path / "g.pth"
+    import torch
+
+    torch.save({"format": "uprez-checkpoint", "format_version": 1, "arch": "compact",
+                "hparams": {"scale": 3, "num_feat": 8, "num_conv": 2},
+                "params": model.state_dict(), "params_ema": None}, checkpoint)
+    export_checkpoint(checkpoint, tmp_path / "g.onnx", ExportOptions())
+    info, _ = onnx_info(tmp_path / "g.onnx")
+    assert info.hparams == model.hparams  # num_in_ch, act_type, ... filled in
