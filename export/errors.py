@@ -1,0 +1,19 @@
+"""The errors sr-export reports as one clear line (no traceback): each names what went wrong."""
+
+from __future__ import annotations
+
+
+class ExportFailure(Exception):
+    """A checkpoint that cannot be exported; the message is meant for the user."""
+
+
+class CheckpointError(ExportFailure):
+    """The file cannot be read as a checkpoint (empty, truncated, foreign, unsafe pickle)."""
+
+
+class DetectionError(ExportFailure):
+    """The weights match no supported architecture, or match one but do not fit it."""
+
+
+class VerificationError(ExportFailure):
+    """The exported ONNX model does not reproduce the PyTorch model closely enough."""

@@ -1,0 +1,171 @@
+"""Read a generator checkpoint (.pth or .safetensors) into a flat float32 state dict.
+
+Never executes pickled code: .pth files go through `torch.load(weights_only=True)` and an unsafe
+pickle is refused, never retried without it. The file type is sniffed from its first bytes, not
+its extension, so a misnamed file still gets a precise message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uprez.runtime import console
+
+from .errors import CheckpointError
+
+UPREZ_FORMAT = "uprez-checkpoint"
+UPREZ_FORMAT_VERSION = 1
+# Wrapper keys other tools put around the weights, most specific first (BasicSR, Lightning, ...).
+WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
+MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """The weights of one checkpoint and what the file said about them."""
+
+    path: Path
+    sha256: str
+    state_dict: dict = field(repr=False)  # name -> float32 tensor, wrappers and prefixes removed
+    weights: str  # which weights were taken, e.g. "params_ema (EMA)"
+    arch: str | None = None  # set by self-describing (uprez) checkpoints
+    hparams: dict | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: str | Path, *, prefer_ema: bool = True) -> LoadedCheckpoint:
+    path = Path(path)
+    raw = _read_any(path)
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"holds a {type(raw).__name__}, not a dict of weights")
+    arch = hparams = None
+    if raw.get("format") == UPREZ_FORMAT:
+        arch, hparams = _uprez_arch(raw)
+    weights, label = _unwrap(raw, prefer_ema)
+    return LoadedCheckpoint(path=path, sha256=file_sha256(path), state_dict=_clean(weights),
+                            weights=label, arch=arch, hparams=hparams)
+
+
+def _read_any(path: Path):
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if path.stat().st_size == 0:
+        raise CheckpointError("the file is empty")
+    if head.startswith(b"PK") or head.startswith(b"\x80"):
+        return _read_torch(path)
+    if _looks_like_safetensors(head):
+        return _read_safetensors(path)
+    kind = "a text file" if _is_text(head) else "an unknown binary format"
+    raise CheckpointError(f"not a PyTorch (.pth) or safetensors checkpoint: it looks like {kind}")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c >= 32 or c in b"\t\r\n" for c in head)
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    # 8-byte little-endian header length, then a JSON header; a length beyond the end of the
+    # file still counts, so that a truncated file is reported as truncated
+    if len(head) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", head[:8])
+    return 0 < header_len < MAX_SAFETENSORS_HEADER and head[8:9] == b"{"
+
+
+def _read_torch(path: Path):
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"refused: the file pickles Python objects{what}, not just weights, and loading it "
+            "could run code; re-save it as a plain state_dict (or .safetensors)"
+        ) from None
+    except (EOFError, RuntimeError, OSError) as exc:
+        reason = str(exc).split(". ")[0].strip() or "unexpected end of file"
+        raise CheckpointError(f"truncated or corrupt PyTorch file ({reason})") from None
+    except Exception as exc:  # any other unpickling failure means a damaged or foreign file
+        raise CheckpointError(
+            f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_safetensors(path: Path):
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"truncated or corrupt safetensors file ({exc})") from None
+
+
+def _uprez_arch(raw: dict) -> tuple[str, dict]:
+    version = raw.get("format_version")
+    if not isinstance(version, int) or version > UPREZ_FORMAT_VERSION:
+        raise CheckpointError(
+            f"uprez checkpoint format version {version!r} is newer than this sr-export "
+            f"understands ({UPREZ_FORMAT_VERSION}); update uprez"
+        )
+    arch, hparams = raw.get("arch"), raw.get("hparams")
+    if not isinstance(arch, str) or not isinstance(hparams, dict):
+        raise CheckpointError("uprez checkpoint without a valid 'arch' and 'hparams'")
+    return arch, hparams
+
+
+def _unwrap(raw: dict, prefer_ema: bool) -> tuple[dict, str]:
+    """Peel wrapper dicts off until the weights remain; pick EMA weights when asked and present."""
+    current, labels = raw, []
+    for _ in range(3):
+        ema, plain = current.get("params_ema"), current.get("params")
+        if isinstance(ema, dict) or isinstance(plain, dict):
+            if isinstance(ema, dict) and (prefer_ema or not isinstance(plain, dict)):
+                if not prefer_ema:
+                    console.warn("no non-EMA weights ('params') in the file; using 'params_ema'")
+                return ema, "/".join([*labels, "params_ema"]) + " (EMA)"
+            return plain, "/".join([*labels, "params"])
+        inner = next((k for k in WRAPPER_KEYS[2:] if isinstance(current.get(k), dict)), None)
+        if inner is None:
+            break
+        current = current[inner]
+        labels.append(inner)
+    return current, "/".join(labels) or "state dict"
+
+
+def _clean(weights: dict) -> dict:
+    """Tensors only, `module.` (DataParallel/DDP) prefixes removed, floats as float32."""
+    import torch
+
+    tensors = {k: v for k, v in weights.items() if isinstance(k, str) and torch.is_tensor(v)}
+    if not tensors:
+        keys = ", ".join(map(str, list(weights)[:6])) or "none"
+        raise CheckpointError(f"no weight tensors found (top-level keys: {keys})")
+    if all(k.startswith("module.") for k in tensors):
+        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+    tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise CheckpointError(f"weights contain NaN or Inf values ({len(broken)} tensors, e.g. "
+                              f"{', '.join(broken[:3])})")
+    return tensors
