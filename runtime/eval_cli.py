@@ -1,11 +1,147 @@
-"""`sr-eval`: measure a model against bicubic on HR images."""
+"""`sr-eval`: measure a model against bicubic on HR images, with the papers' conventions."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
+
+_DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
+
+
+def _parse_tile(_ctx, _param, value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        tile = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a size in pixels, 0 or 'auto', not {value!r}") from None
+    if tile < 0:
+        raise click.BadParameter("the tile size cannot be negative")
+    return tile
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Evaluate a model."""
-    raise click.ClickException("sr-eval is not implemented yet")
+@click.option("--model", "-m", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ONNX model to evaluate. Default: the model shipped for --scale.")
+@click.option("--data", "-d", "data_dir", type=_DIR,
+              help="Folder of HR images; each LR image is made from its HR image with MATLAB "
+                   "bicubic downscaling.")
+@click.option("--hr", "hr_dir", type=_DIR, help="Folder of HR images of pre-made pairs "
+              "(with --lr).")
+@click.option("--lr", "lr_dir", type=_DIR,
+              help="Folder of pre-made LR images, named like their HR image (also NAMEx4 / "
+                   "NAME_x4 as in DIV2K).")
+@click.option("--scale", "-s", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Upscaling factor; must be the model's. Also the border cropped before "
+                   "scoring.")
+@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the model's SR images here as PNG.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Print the results as a Markdown table on stdout.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda, cuda:N or tensorrt (as sr-run).")
+@click.option("--tile", default="0", show_default=True, callback=_parse_tile,
+              help="Tile size for inference, 0 = whole image (as the papers), 'auto' = from "
+                   "free memory. Tiles change results by at most a grey level.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
+def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir: Path | None,
+         scale: int, save_dir: Path | None, as_json: bool, as_markdown: bool, device: str,
+         tile: int | str, quiet: bool) -> None:
+    """Score a super-resolution model with PSNR and SSIM, beside bicubic upscaling.
+
+    Follows the papers' protocol (SRCNN, EDSR, SRGAN, BasicSR): each HR image is cropped to a
+    multiple of the scale, downscaled with MATLAB's antialiased bicubic imresize, upscaled by
+    the model exactly as sr-run does it, and compared with the HR image: PSNR and SSIM on the
+    BT.601 Y channel and PSNR on RGB, after cropping SCALE pixels from each edge. The bicubic
+    upscale of the same LR image is scored beside it.
+
+    \b
+    Examples:
+      sr-eval --data val/ --scale 4                  # the shipped x4 model
+      sr-eval --model my_x2.onnx --data val/ --scale 2 --markdown
+      sr-eval --model m.onnx --lr Set5/LRbicx4 --hr Set5/GTmod12 --json
+    """
+    from uprez.runtime import console
+    from uprez.runtime.eval_batch import items_from_hr_folder, items_from_pairs
+    from uprez.runtime.report import BatchReport
+
+    console.set_quiet(quiet)
+    if as_json and as_markdown:
+        raise click.UsageError("choose one of --json and --markdown")
+    if data_dir is not None and (hr_dir is not None or lr_dir is not None):
+        raise click.UsageError("give either --data, or --lr with --hr, not both")
+    if data_dir is None and (hr_dir is None or lr_dir is None):
+        raise click.UsageError("give --data DIR (HR images), or --lr DIR and --hr DIR (pairs)")
+    inputs = [folder for folder in (data_dir, hr_dir, lr_dir) if folder is not None]
+    if save_dir is not None and any(save_dir.resolve() == f.resolve() for f in inputs):
+        raise click.BadParameter("the SR images would overwrite the inputs; choose another "
+                                 "folder", param_hint="--save-dir")
+
+    report = BatchReport()
+    if data_dir is not None:
+        items = items_from_hr_folder(data_dir)
+        source = data_dir
+    else:
+        items, unpaired = items_from_pairs(hr_dir, lr_dir, scale)
+        for path, reason in unpaired:
+            console.error(f"{path}: {reason}")
+            report.add_failed(path, reason)
+        source = hr_dir
+    if not items and not report.failed:
+        raise click.UsageError(f"no images in {source} (looked for "
+                               "png, jpg, jpeg, webp, bmp, tif, tiff)")
+
+    model_path = model if model is not None else _default_model(scale)
+    upscaler = _load_upscaler(model_path, scale=scale, device=device, tile=tile)
+    sys.exit(_evaluate_and_print(items, upscaler, model_path, scale, save_dir, report,
+                                 as_json=as_json, as_markdown=as_markdown))
+
+
+def _default_model(scale: int) -> Path:
+    from uprez.runtime.models import default_model_path
+
+    try:
+        return default_model_path(scale)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str):
+    from uprez.runtime.upscaler import Upscaler
+
+    try:
+        return Upscaler(str(model_path), scale=scale, device=device, tile=tile)
+    except click.ClickException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user
+        raise click.ClickException(f"cannot use the model {model_path}: {exc}") from None
+
+
+def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir: Path | None,
+                        report, *, as_json: bool, as_markdown: bool) -> int:
+    from uprez.runtime import console
+    from uprez.runtime.eval_batch import evaluate_items
+    from uprez.runtime.eval_report import EvalReport, format_markdown, format_text, to_json
+    from uprez.runtime.evaluation import ModelOutputError
+    from uprez.runtime.imageio import read_image
+
+    try:
+        results, report = evaluate_items(items, upscaler.upscale, read_image, scale=scale,
+                                         save_dir=save_dir, report=report)
+    except ModelOutputError as exc:
+        raise click.ClickException(f"{model_path}: {exc}") from None
+    eval_report = EvalReport(model=str(model_path), scale=scale, images=tuple(results),
+                             failed=tuple(report.failed))
+    if as_json:
+        console.result(to_json(eval_report))
+    elif as_markdown:
+        console.result(format_markdown(eval_report))
+    elif results:
+        console.result(format_text(eval_report))
+    if save_dir is not None and results:
+        console.info(f"SR images written to {save_dir}")
+    console.info(report.summary())
+    return report.exit_code

@@ -1,0 +1,117 @@
+"""Folders of images for `sr-eval`: which files, how LR and HR pair up, and the scoring loop.
+
+An image that cannot be read, paired or scored is reported with its path and the reason; the
+others go on.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uprez.runtime import console
+from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
+from uprez.runtime.report import BatchReport
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+ReadFn = Callable[[Path], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One HR image to score, with its pre-made LR image when there is one."""
+
+    name: str
+    hr_path: Path
+    lr_path: Path | None = None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in `folder` (not its subfolders), by name; hidden files left out."""
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and not path.name.startswith(".")
+                  and path.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def items_from_hr_folder(folder: Path) -> list[EvalItem]:
+    return [EvalItem(name=path.name, hr_path=path) for path in list_images(folder)]
+
+
+def lr_stems(hr_stem: str, scale: int) -> tuple[str, ...]:
+    """LR names that pair with an HR image: same stem, or DIV2K's `0801x4` and `0801_x4`."""
+    return (hr_stem, f"{hr_stem}x{scale}", f"{hr_stem}_x{scale}")
+
+
+def items_from_pairs(hr_folder: Path, lr_folder: Path,
+                     scale: int) -> tuple[list[EvalItem], list[tuple[str, str]]]:
+    """Pair each HR image with its LR image; HR images without one come back as failures."""
+    lr_by_stem: dict[str, Path] = {}
+    for path in list_images(lr_folder):
+        lr_by_stem.setdefault(path.stem, path)
+    items, unpaired = [], []
+    for hr_path in list_images(hr_folder):
+        stems = lr_stems(hr_path.stem, scale)
+        match = next((lr_by_stem[stem] for stem in stems if stem in lr_by_stem), None)
+        if match is None:
+            wanted = ", ".join(f"{stem}.*" for stem in stems)
+            unpaired.append((str(hr_path), f"no LR image in {lr_folder} named {wanted}"))
+        else:
+            items.append(EvalItem(name=hr_path.name, hr_path=hr_path, lr_path=match))
+    return items, unpaired
+
+
+def save_png_atomically(image: np.ndarray, path: Path) -> None:
+    """Write a PNG through a temporary file in the same folder, so no partial file remains."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"OpenCV could not encode a PNG for {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(encoded.tobytes())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: ReadFn, *,
+                   scale: int, save_dir: Path | None = None,
+                   report: BatchReport | None = None) -> tuple[list[ImageScores], BatchReport]:
+    """Score every item; failures go to `report` (path, reason) and the loop goes on.
+
+    A ModelOutputError (the model does not fit the options) is raised: it would fail every image.
+    """
+    report = report if report is not None else BatchReport()
+    results: list[ImageScores] = []
+    for item in console.progress(items, desc=f"sr-eval x{scale}", unit="img"):
+        current = item.hr_path
+        try:
+            hr = read_image(item.hr_path)
+            lr = None
+            if item.lr_path is not None:
+                current = item.lr_path
+                lr = read_image(item.lr_path)
+                current = item.hr_path
+            scores, sr = evaluate_image(item.name, hr, upscale, scale=scale, lr=lr)
+            if save_dir is not None:
+                save_png_atomically(sr, save_dir / f"{Path(item.name).stem}.png")
+        except ModelOutputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
+            reason = str(exc) or type(exc).__name__
+            console.error(f"{current}: {reason}")
+            report.add_failed(str(current), reason)
+            continue
+        results.append(scores)
+        report.add_done(str(item.hr_path))
+    return results, report

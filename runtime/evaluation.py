@@ -1,0 +1,131 @@
+"""The evaluation protocol of super-resolution papers, for one image at a time.
+
+For an HR image and a scale s (the convention of SRCNN, VDSR, EDSR, SRGAN and BasicSR):
+1. crop HR to a multiple of s (MATLAB `modcrop`);
+2. LR = MATLAB `imresize(HR, 1/s, 'bicubic')` (antialiased), unless a pre-made LR is given;
+3. SR = the model's upscale of LR; the baseline is `imresize(LR, s, 'bicubic')`;
+4. scores against HR: PSNR and SSIM of the BT.601 Y channel (MATLAB `rgb2ycbcr`, rounded for
+   integer images), and PSNR over the colour channels, all after cropping s pixels per edge.
+Images are in OpenCV layout: BGR (or grey) uint8/uint16; an alpha channel is not scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from uprez.runtime.metrics import psnr_rgb, psnr_y, ssim_y
+from uprez.runtime.resize import imresize, mod_crop
+
+UpscaleFn = Callable[[np.ndarray], np.ndarray]
+
+
+class ModelOutputError(ValueError):
+    """The model's output does not fit the evaluation (wrong scale or type): a problem of the
+    model or the options, not of one image, so a batch stops on it."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    psnr_y: float
+    ssim_y: float
+    psnr_rgb: float
+
+    @classmethod
+    def mean(cls, scores: Sequence[Scores]) -> Scores:
+        if not scores:
+            raise ValueError("no scores to average")
+        return cls(
+            psnr_y=float(np.mean([s.psnr_y for s in scores])),
+            ssim_y=float(np.mean([s.ssim_y for s in scores])),
+            psnr_rgb=float(np.mean([s.psnr_rgb for s in scores])),
+        )
+
+
+@dataclass(frozen=True)
+class ImageScores:
+    """The scores of one image; `height` and `width` are of the (cropped) HR image."""
+
+    name: str
+    height: int
+    width: int
+    model: Scores
+    bicubic: Scores
+
+    @property
+    def gain_psnr_y(self) -> float:
+        return self.model.psnr_y - self.bicubic.psnr_y
+
+
+def colour_channels(image: np.ndarray) -> np.ndarray:
+    """The image without its alpha channel: grey or BGR."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        return image[..., :3]
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[..., 0]
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3):
+        return image
+    raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+
+
+def make_lr(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mod-cropped HR, its MATLAB-bicubic LR) for an HR image."""
+    hr = mod_crop(colour_channels(hr), scale)
+    if min(hr.shape[:2]) < scale:
+        raise ValueError(f"image of {hr.shape[1]}x{hr.shape[0]} is smaller than the scale {scale}")
+    return hr, imresize(hr, 1.0 / scale)
+
+
+def match_pair(hr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """A pre-made (HR, LR) pair with HR cropped to LR x scale, as when LR came from modcrop(HR)."""
+    hr, lr = colour_channels(hr), colour_channels(lr)
+    if hr.ndim != lr.ndim:
+        raise ValueError("HR and LR differ in channels (one is grey, the other colour)")
+    target = (lr.shape[0] * scale, lr.shape[1] * scale)
+    fits = all(0 <= h - t < scale for h, t in zip(hr.shape[:2], target, strict=True))
+    if not fits:
+        raise ValueError(f"HR is {hr.shape[1]}x{hr.shape[0]} but LR x{scale} is "
+                         f"{target[1]}x{target[0]}: not a pair at this scale")
+    return hr[:target[0], :target[1]], lr
+
+
+def score(sr: np.ndarray, hr: np.ndarray, *, scale: int) -> Scores:
+    """Y-PSNR, Y-SSIM and RGB-PSNR of an SR image against HR, `scale` pixels cropped per edge."""
+    return Scores(
+        psnr_y=psnr_y(sr, hr, border=scale, channel_order="BGR"),
+        ssim_y=ssim_y(sr, hr, border=scale, channel_order="BGR"),
+        psnr_rgb=psnr_rgb(sr, hr, border=scale),
+    )
+
+
+def evaluate_image(name: str, hr: np.ndarray, upscale: UpscaleFn, *, scale: int,
+                   lr: np.ndarray | None = None) -> tuple[ImageScores, np.ndarray]:
+    """Score `upscale` and bicubic on one image; returns the scores and the SR image."""
+    if lr is None:
+        hr, lr = make_lr(hr, scale)
+    else:
+        hr, lr = match_pair(hr, lr, scale)
+    sr = upscale(lr)
+    if sr.shape != hr.shape:
+        raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} input; "
+                         f"x{scale} needs {_describe(hr)} (is the model's scale {scale}?)")
+    if sr.dtype != hr.dtype:
+        raise ModelOutputError(f"the model returned {sr.dtype} for a {hr.dtype} image")
+    bicubic = imresize(lr, scale)
+    result = ImageScores(name=name, height=hr.shape[0], width=hr.shape[1],
+                         model=score(sr, hr, scale=scale),
+                         bicubic=score(bicubic, hr, scale=scale))
+    return result, sr
+
+
+def _describe(image: np.ndarray) -> str:
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return f"{image.shape[1]}x{image.shape[0]}x{channels}"
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no infinity: identical images (PSNR = inf) are written as null."""
+    return value if math.isfinite(value) else None
