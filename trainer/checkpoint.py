@@ -5,15 +5,15 @@ Only plain types and tensors go in, so `torch.load(weights_only=True)` reads the
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from . import atomic
 
 FORMAT = "uprez-checkpoint"
 FORMAT_VERSION = 1
@@ -26,15 +26,8 @@ class CheckpointError(ValueError):
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic.atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: Path) -> dict:

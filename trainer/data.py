@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -150,9 +149,9 @@ def auto_workers() -> int:
 
 
 def _worker_init(_: int) -> None:
-    # each worker is one process doing numpy work; threads inside it would fight the trainer
+    # Each worker is one process doing numpy work; threads inside it would fight the trainer.
+    # (Not cv2.setNumThreads: OpenCV's thread pool, inherited through fork, deadlocks on it.)
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 def make_loader(dataset: PatchDataset, *, start: int, end: int, batch_size: int,

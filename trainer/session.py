@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from uprez.runtime import console
 
+from . import atomic
 from . import checkpoint as ckpt
 from .config import Config
 from .config_io import to_toml
@@ -115,6 +115,4 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_bytes(path, text.encode("utf-8"))
