@@ -33,10 +33,11 @@ def _sections() -> dict[str, type]:
     return _hints(Config)
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> ConfigError:
+def _unknown(kind: str, name: str, known: list[str], where: str = "") -> ConfigError:
+    """E.g. "unknown key 'stepz' in [psnr] (--set psnr.stepz=1) (did you mean 'steps'?); ..."."""
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown {kind} {name!r}{hint}; known: {', '.join(known)}")
+    return ConfigError(f"unknown {kind} {name!r}{where}{hint}; known: {', '.join(known)}")
 
 
 def _check_type(key: str, value: object, expected: object) -> object:
@@ -78,7 +79,7 @@ def _merge(config: Config, tables: dict, source: str) -> Config:
     updates = {}
     for section_name, table in tables.items():
         if section_name not in sections:
-            raise _unknown(f"config section in {source}", section_name, list(sections))
+            raise _unknown("section", section_name, list(sections), f" ({source})")
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section_name}] must be a table")
         section_cls = sections[section_name]
@@ -86,7 +87,7 @@ def _merge(config: Config, tables: dict, source: str) -> Config:
         values = {}
         for key, value in table.items():
             if key not in hints:
-                raise _unknown(f"key in [{section_name}] ({source})", key, list(hints))
+                raise _unknown("key", key, list(hints), f" in [{section_name}] ({source})")
             values[key] = _check_type(f"{section_name}.{key}", value, hints[key])
         updates[section_name] = dataclasses.replace(getattr(config, section_name), **values)
     return dataclasses.replace(config, **updates)
@@ -126,7 +127,7 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         section, key = path[0], path[1]
         if len(path) == 3:  # an entry of a table field, e.g. model.hparams.num_feat=32
             if section not in _sections():
-                raise _unknown("config section", section, list(_sections()))
+                raise _unknown("section", section, list(_sections()), f" (--set {text})")
             current = getattr(getattr(config, section), key, None)
             if not isinstance(current, dict):
                 raise ConfigError(f"{section}.{key} is not a table; use {section}.{key}=value")
