@@ -178,6 +178,15 @@ def validate(config: Config) -> None:
             raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
         if len(gan.betas_d) != 2:
             raise ConfigError("gan.betas_d must be two numbers like [0.9, 0.99]")
+        from .vgg import layer_names
+
+        unknown = [name for name in gan.perceptual_layers if name not in layer_names()]
+        if unknown:
+            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) {', '.join(unknown)}; "
+                              f"names are conv1_1 .. conv5_4 (before ReLU) or relu1_1 .. relu5_4")
+        bad = {k: v for k, v in gan.perceptual_layers.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+        if bad:
+            raise ConfigError(f"gan.perceptual_layers weights must be numbers, not {bad}")
 
 
 def to_dict(config: Config) -> dict:

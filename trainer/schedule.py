@@ -60,6 +60,12 @@ class Clock:
         span = self.deadlines[phase] - self.phase_start_s
         return 1.0 if span <= 0 else (self.elapsed_s - self.phase_start_s) / span
 
+    def time_left(self, phase: str) -> float:
+        """Seconds until this phase's deadline; infinite without a budget."""
+        if self.budget_s <= 0:
+            return float("inf")
+        return max(0.0, self.deadlines[phase] - self.elapsed_s)
+
     def phase_over(self, phase: str) -> bool:
         return self.budget_s > 0 and self.elapsed_s >= self.deadlines[phase]
 

@@ -20,6 +20,7 @@ from .schedule import Clock
 from .setup import TrainingError, check_amp, load_init_weights, pick_device, report_rejected
 from .train import Run, train_phase
 from .validate import bicubic_scores, load_val_images
+from .vgg import VGGWeightsError, load_vgg19
 
 
 def run_training(config: Config, run_dir: Path, *, resume: bool = False) -> dict:
@@ -60,6 +61,15 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
         (run_dir / "samples").mkdir(exist_ok=True)
         _write_text_atomic(run_dir / "config.toml", to_toml(config))
 
+    # --- the perceptual loss's VGG19 first: missing weights should not surface after a PSNR phase
+    vgg = None
+    gan = config.gan
+    if "gan" in phases and gan.perceptual_weight > 0:
+        try:
+            vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)
+        except VGGWeightsError as exc:
+            raise TrainingError(str(exc)) from None
+
     # --- data
     try:
         dataset = PatchDataset(data_spec(config, config.train.seed))
@@ -89,7 +99,7 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
     clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
                   elapsed_s=state["elapsed_s"] if state else 0.0)
     run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
-              val_images=val_images, bicubic=bicubic, log=log, clock=clock)
+              val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
 
     # --- the phases; a later phase starts from the previous one's EMA generator
     init = load_init_weights(config)

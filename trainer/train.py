@@ -26,7 +26,7 @@ from .runlog import RunLog
 from .schedule import Clock, lr_factor
 from .setup import TrainingError, autocast, format_duration
 from .validate import ValImage, validate
-from .vgg import PerceptualLoss, load_vgg19
+from .vgg import PerceptualLoss, VGG19Features
 
 
 class TrainingInterrupted(Exception):
@@ -50,6 +50,7 @@ class Run:
     bicubic: dict
     log: RunLog | None  # rank 0 only
     clock: Clock
+    vgg: VGG19Features | None  # for the perceptual loss of the gan phase
 
 
 def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) -> dict:
@@ -71,9 +72,8 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
     if is_gan:
         disc = build_discriminator(gan.disc_arch, **gan.disc_hparams).to(device).train()
         opt_d = torch.optim.Adam(disc.parameters(), lr=gan.lr_d, betas=tuple(gan.betas_d))
-        if gan.perceptual_weight > 0:
-            vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)
-            perceptual = PerceptualLoss(vgg, gan.perceptual_layers, gan.perceptual_loss).to(device)
+        if run.vgg is not None:
+            perceptual = PerceptualLoss(run.vgg, gan.perceptual_layers, gan.perceptual_loss).to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
 
     # --- resume: weights, optimiser moments, EMA, loss scale, RNG, clock
@@ -131,8 +131,16 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
         bar.clear()
         console.info(f"{name} {step}/{phase.steps}: PSNR-Y {result['psnr_y']:.2f} dB "
                      f"(bicubic {run.bicubic['bicubic_psnr_y']:.2f}), SSIM-Y {result['ssim_y']:.4f}"
-                     + (f", loss {loss:.4g}" if loss is not None else "")
-                     + f", {format_duration(run.clock.elapsed_s)} elapsed")
+                     + (f", loss {loss:.4g}" if loss is not None else "") + timing(step))
+
+    def timing(step: int) -> str:
+        """", 4m10s elapsed, 15m50s to go" (to the end of the phase or of the time budget)."""
+        text = f", {format_duration(run.clock.elapsed_s)} elapsed"
+        if step > start and step < phase.steps:
+            rate = (step - start) / max(time.monotonic() - loop_started, 1e-9)
+            left = min((phase.steps - step) / rate, run.clock.time_left(name))
+            text += f", {format_duration(left)} to go"
+        return text
 
     # --- the loop
     loader = make_loader(run.dataset, start=start, end=phase.steps, batch_size=config.data.batch_size,
@@ -140,8 +148,10 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
                          pin_memory=device.type == "cuda")
     bar = console.progress(total=phase.steps, desc=name, unit="step", position=None)
     bar.n = bar.last_print_n = start
+    loop_started = time.monotonic()
     if start == 0:
         run_validation(0, None)
+        loop_started = time.monotonic()
     running: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
     counted, bad_in_a_row, step, last_saved, last_validated = 0, 0, start, start, start
     last_loss: float | None = None
@@ -231,8 +241,11 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
                           "elapsed_s": run.clock.elapsed_s}
                 if dist.is_main:
                     run.log.append(record)
-                    bar.set_postfix({k.removeprefix("loss_"): f"{v:.4g}" for k, v in record.items()
-                                     if k.startswith("loss")} | {"lr": f"{record['lr']:.2e}"}, refresh=False)
+                    postfix = {k.removeprefix("loss_"): f"{v:.4g}" for k, v in record.items()
+                               if k.startswith("loss")} | {"lr": f"{record['lr']:.2e}"}
+                    if run.clock.budget_s > 0:  # tqdm's ETA counts steps; the budget may end first
+                        postfix["time_left"] = format_duration(run.clock.time_left(name))
+                    bar.set_postfix(postfix, refresh=False)
                 running.clear()
                 counted, last_log_time, last_log_step, last_loss = 0, now, step, record["loss"]
             if step % train.checkpoint_every == 0:
@@ -240,8 +253,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
                 last_saved = step
                 if not run.val_images and dist.is_main:
                     bar.clear()
-                    console.info(f"{name} {step}/{phase.steps}: loss {last_loss:.4g}, "
-                                 f"{format_duration(run.clock.elapsed_s)} elapsed")
+                    console.info(f"{name} {step}/{phase.steps}: loss {last_loss:.4g}" + timing(step))
             if step % config.val.every == 0:
                 run_validation(step, last_loss)
                 last_validated = step
