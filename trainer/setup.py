@@ -38,6 +38,16 @@ def check_amp(amp: str, device: torch.device) -> None:
     if amp == "fp16" and device.type != "cuda":
         raise TrainingError("train.amp = 'fp16' needs a CUDA device; use 'bf16' (or 'none') on "
                             f"{device.type}")
+    if amp == "bf16" and device.type == "cpu" and not _cpu_has_bf16():
+        console.warn("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 autocast will be "
+                     "much slower than float32 here (train.amp = 'none')")
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private check: assume yes when it is missing
+        return True
 
 
 def autocast(device: torch.device, amp: str):
