@@ -149,3 +149,7 @@ def main(args: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
     cli.main(args=argv, prog_name="sr-train")
+
+
+if __name__ == "__main__":  # torchrun -m uprez.trainer.cli ...
+    main()
