@@ -139,7 +139,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
         if step > start and step < phase.steps:
             rate = (step - start) / max(time.monotonic() - loop_started, 1e-9)
             left = min((phase.steps - step) / rate, run.clock.time_left(name))
-            text += f", {format_duration(left)} to go"
+            text += f", {format_duration(left)} to go" if left >= 1 else ""
         return text
 
     # --- the loop
