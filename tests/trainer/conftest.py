@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from uprez.runtime import console
 from uprez.trainer import config_io
 from uprez.trainer.config import Config
 from uprez.trainer.vgg import VGG19Features
@@ -59,3 +60,11 @@ def vgg_weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
     torch.save(state, path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _loud_console():
+    """CLI tests with --quiet flip the process-wide console switch; each test starts loud."""
+    console.set_quiet(False)
+    yield
+    console.set_quiet(False)
