@@ -2,13 +2,154 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import click
 
+from uprez.runtime import console
 from uprez.runtime.console import require_extra
 
+from .presets import DEFAULT_PRESET, PRESETS
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Train a super-resolution generator."""
-    require_extra("sr-train", "train", "torch")
-    raise click.ClickException("sr-train is not implemented yet")
+EXAMPLES = """
+\b
+Examples:
+  # compact x4 on a CPU for 20 minutes, validating every 250 steps
+  sr-train --preset compact-x4 --data train/ --val val/ --output runs/compact \\
+           --max-minutes 20 --set val.every=250
+  # ESRGAN: PSNR phase, then GAN phase from its EMA generator (VGG19 weights needed)
+  sr-train --preset esrgan-x4 --data DIV2K_HR/ --val Set14/ --output runs/esrgan \\
+           --vgg-weights vgg19-dcbb9e9d.pth
+  # continue a stopped run (its saved config; --set may change values)
+  sr-train --output runs/compact --resume --set train.max_minutes=60
+  # see the full config a command would run with
+  sr-train --preset srgan-x4 --set gan.gan_weight=1e-2 --print-config
+"""
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+               epilog=EXAMPLES)
+@click.option("--preset", type=click.Choice(list(PRESETS)),
+              help=f"Named config to start from (default {DEFAULT_PRESET}).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML config file; over --preset if given, else over the built-in defaults.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of HR training images; LR made on the fly (MATLAB bicubic).")
+@click.option("--lr", "lr_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of LR images paired by name with --hr (instead of --data).")
+@click.option("--hr", "hr_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of HR images paired with --lr.")
+@click.option("--val", "val_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of HR validation images: Y-PSNR/SSIM vs bicubic every val.every steps.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: config.toml, checkpoints/, metrics, samples/, generator.pth.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --output from its latest checkpoint.")
+@click.option("--max-minutes", type=click.FloatRange(min=0),
+              help="Stop cleanly after this many minutes (the LR schedule ends on time).")
+@click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="torchvision vgg19 state dict for the perceptual loss (default: torch hub cache).")
+@click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Start the generator from these weights (uprez or BasicSR checkpoint).")
+@click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
+@click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]),
+              help="Mixed precision: bf16 (CPU/GPU) or fp16 (CUDA, with a GradScaler).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one config value (TOML syntax), e.g. --set psnr.steps=2000. Repeatable.")
+@click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_minutes, vgg_weights,
+        init_weights, device, amp, overrides, print_config, quiet) -> None:
+    """Train a super-resolution generator (SRResNet, RRDBNet, compact) on a folder of images.
+
+    A run is one or two phases (train.phases): "psnr" trains on the pixel loss; "gan" adds the
+    VGG19 perceptual and adversarial losses and starts from the PSNR phase's EMA generator. The
+    config is the preset, then --config, then these options and --set; the resolved config is
+    saved as RUN/config.toml. The result is RUN/generator.pth, ready for sr-export.
+
+    Under torchrun every process runs the same command (data.batch_size is per process).
+    """
+    from . import config_io
+    from .config import Config
+    from .setup import TrainingError
+    from .train import TrainingInterrupted
+
+    console.set_quiet(quiet)
+    try:
+        config = _resolve_config(preset, config_file, output, resume)
+        cli_values = {
+            "data.hr": data or hr_dir, "data.lr": lr_dir, "val.dir": val_dir,
+            "train.max_minutes": max_minutes, "gan.vgg_weights": vgg_weights,
+            "model.init": init_weights, "train.device": device, "train.amp": amp,
+        }
+        if data and (lr_dir or hr_dir):
+            raise click.UsageError("use either --data or --lr/--hr, not both")
+        if bool(lr_dir) != bool(hr_dir):
+            raise click.UsageError("--lr and --hr go together")
+        settings = [f"{key}={_toml_literal(value)}" for key, value in cli_values.items() if value is not None]
+        config = config_io.apply_overrides(config, settings + list(overrides))
+        config_io.validate(config)
+    except config_io.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if print_config:
+        console.result(config_io.to_toml(config).rstrip())
+        return
+    if not config.data.hr:
+        raise click.UsageError("no training data: give --data DIR (or --lr DIR --hr DIR)")
+    assert isinstance(config, Config)
+
+    from .session import run_training
+
+    try:
+        run_training(config, output, resume=resume)
+    except TrainingInterrupted as exc:
+        console.error(f"{exc}; state saved, continue with: sr-train --output {output} --resume")
+        sys.exit(130)
+    except TrainingError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _resolve_config(preset: str | None, config_file: Path | None, output: Path, resume: bool):
+    from . import config_io
+    from .config import Config
+    from .presets import preset_path
+
+    if resume:
+        if preset or config_file:
+            raise click.UsageError("--resume uses the run's saved config.toml; change values with --set")
+        saved = output / "config.toml"
+        if not saved.is_file():
+            raise click.UsageError(f"--resume: {saved} does not exist (is {output} a run folder?)")
+        return config_io.load_toml(Config(), saved)
+    if config_file and not preset:
+        return config_io.load_toml(Config(), config_file)
+    config = config_io.load_toml(Config(), preset_path(preset or DEFAULT_PRESET))
+    return config_io.load_toml(config, config_file) if config_file else config
+
+
+def _toml_literal(value: object) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def main(args: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if args is None else list(args)
+    # OpenMP threads that spin while waiting collapse CPU training ~3x when another process
+    # shares the cores; sleeping costs next to nothing for conv-sized work. Set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if not {"-h", "--help"} & set(argv):
+        try:  # before click parses: without torch, the install hint beats "missing --output"
+            require_extra("sr-train", "train", "torch")
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+    cli.main(args=argv, prog_name="sr-train")
+
+
+if __name__ == "__main__":  # torchrun -m uprez.trainer.cli ...
+    main()

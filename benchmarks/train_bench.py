@@ -1,0 +1,111 @@
+"""Training throughput (samples/s) per architecture, float32 and with AMP autocast.
+
+One training step as sr-train's PSNR phase does it: generator forward on a batch of LR patches,
+L1 loss against the HR patches, backward, Adam step. bf16 autocast on CPU, and on CUDA also fp16
+with a GradScaler. Sizes are the presets' (compact-x4 is the CPU-sized compact).
+
+    python benchmarks/train_bench.py                 # CPU (and CUDA when there is one), ~1-2 min
+    python benchmarks/train_bench.py --seconds 10 --batch 16 --archs compact,compact-64x16
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as sr-train does
+
+import click  # noqa: E402
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from uprez.trainer.archs import build_generator  # noqa: E402
+
+MODELS = {
+    "compact": ("compact", dict(num_feat=32, num_conv=8)),  # compact-x4 preset
+    "compact-64x16": ("compact", dict(num_feat=64, num_conv=16)),  # Real-ESRGAN animevideov3 size
+    "srresnet": ("srresnet", dict(num_feat=64, num_block=16)),  # srgan-x4 preset (without BN)
+    "rrdbnet": ("rrdbnet", dict(num_feat=64, num_block=23, num_grow_ch=32)),  # esrgan-x4 preset
+}
+
+
+def samples_per_second(model_name: str, device: torch.device, amp: str, batch: int, lr_patch: int,
+                       seconds: float) -> float:
+    arch, hparams = MODELS[model_name]
+    torch.manual_seed(0)
+    model = build_generator(arch, scale=4, **hparams).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    lr = torch.rand(batch, 3, lr_patch, lr_patch, device=device)
+    hr = torch.rand(batch, 3, lr_patch * 4, lr_patch * 4, device=device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.l1_loss(model(lr).float(), hr)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    step()  # warm-up: allocator, kernel selection
+    sync()
+    steps, started = 0, time.perf_counter()
+    while steps < 1 or time.perf_counter() - started < seconds:
+        step()
+        steps += 1
+        sync()
+    return steps * batch / (time.perf_counter() - started)
+
+
+@click.command()
+@click.option("--archs", default=",".join(MODELS), show_default=True, help="Comma-separated models.")
+@click.option("--batch", default=4, show_default=True, help="Batch size (LR patches).")
+@click.option("--patch", "lr_patch", default=32, show_default=True, help="LR patch side (HR = 4x).")
+@click.option("--seconds", default=4.0, show_default=True, help="Timed seconds per cell.")
+@click.option("--threads", type=int, help="torch.set_num_threads (default: torch's choice).")
+@click.option("--all-cells", is_flag=True,
+              help="Also time emulated bf16 on CPUs without native bf16 for the big models (slow).")
+def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | None,
+         all_cells: bool) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    native_bf16 = _cpu_has_bf16()
+    print(f"training throughput, x4, batch {batch}, LR patch {lr_patch} px, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads, native CPU bf16: {'yes' if native_bf16 else 'no'}")
+    for device in devices:
+        modes = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
+        name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+        print(f"\n{name}: samples/s (higher is better)")
+        print(f"| {'model':<14} | {'params':>7} | " + " | ".join(f"{m:>7}" for m in modes) + " |")
+        print(f"|{'-' * 16}|{'-' * 9}|" + "|".join("-" * 9 for _ in modes) + "|")
+        for model_name in archs.split(","):
+            arch, hparams = MODELS[model_name]
+            params = sum(p.numel() for p in build_generator(arch, scale=4, **hparams).parameters())
+            cells = []
+            for mode in modes:
+                # emulated bf16 runs >10x slower than fp32: one RRDBNet step takes minutes
+                if mode == "bf16" and device.type == "cpu" and not native_bf16 and params > 1e6 \
+                        and not all_cells:
+                    cells.append(f"{'skipped':>7}")
+                    continue
+                rate = samples_per_second(model_name, device, "none" if mode == "fp32" else mode,
+                                          batch, lr_patch, seconds)
+                cells.append(f"{rate:7.1f}")
+            print(f"| {model_name:<14} | {params / 1e6:6.2f}M | " + " | ".join(cells) + " |", flush=True)
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True
+
+
+if __name__ == "__main__":
+    main()

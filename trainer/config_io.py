@@ -1,0 +1,217 @@
+"""Build a Config from TOML text and `--set` overrides, with type checks; write it back as TOML.
+
+Errors are ConfigError with the offending key in the message; the CLI turns them into usage
+errors without a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import typing
+from pathlib import Path
+
+from .config import Config
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A config value or key that is not acceptable; the message names it."""
+
+
+def _hints(cls: type) -> dict[str, object]:
+    return typing.get_type_hints(cls)
+
+
+def _sections() -> dict[str, type]:
+    return _hints(Config)
+
+
+def _unknown(kind: str, name: str, known: list[str], where: str = "") -> ConfigError:
+    """E.g. "unknown key 'stepz' in [psnr] (--set psnr.stepz=1) (did you mean 'steps'?); ..."."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown {kind} {name!r}{where}{hint}; known: {', '.join(known)}")
+
+
+def _check_type(key: str, value: object, expected: object) -> object:
+    """Return `value` if it fits the annotation `expected` (ints widen to float), else raise."""
+    origin = typing.get_origin(expected)
+    if origin is typing.Literal:
+        choices = typing.get_args(expected)
+        if value not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list of {item_type.__name__}, not {value!r}")
+        return [_check_type(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
+    if expected is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a table like {{ name = value }}, not {value!r}")
+        return dict(value)
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, not {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be finite, not {value!r}")
+        return float(value)
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, not {value!r}")
+        return value
+    if expected is bool or expected is str:
+        if not isinstance(value, expected):
+            raise ConfigError(f"{key} must be a {expected.__name__}, not {value!r}")
+        return value
+    raise TypeError(f"config field {key} has an unsupported annotation {expected!r}")
+
+
+def _merge(config: Config, tables: dict, source: str) -> Config:
+    sections = _sections()
+    updates = {}
+    for section_name, table in tables.items():
+        if section_name not in sections:
+            raise _unknown("section", section_name, list(sections), f" ({source})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: [{section_name}] must be a table")
+        section_cls = sections[section_name]
+        hints = _hints(section_cls)
+        values = {}
+        for key, value in table.items():
+            if key not in hints:
+                raise _unknown("key", key, list(hints), f" in [{section_name}] ({source})")
+            values[key] = _check_type(f"{section_name}.{key}", value, hints[key])
+        updates[section_name] = dataclasses.replace(getattr(config, section_name), **values)
+    return dataclasses.replace(config, **updates)
+
+
+def load_toml(config: Config, path: Path) -> Config:
+    """`config` with the values of a TOML file on top."""
+    try:
+        tables = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return _merge(config, tables, str(path))
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """`section.key=value` (or `section.table.entry=value`) into the key path and a value.
+
+    The value is read as TOML (`2e-4`, `true`, `[1, 2]`, `"text"`); anything that is not valid
+    TOML is taken as a plain string, so `model.arch=rrdbnet` needs no quotes.
+    """
+    name, sep, raw = text.partition("=")
+    path = name.strip().split(".")
+    if not sep or len(path) not in (2, 3) or not all(path):
+        raise ConfigError(f"--set expects section.key=value, not {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    for text in overrides:
+        path, value = parse_override(text)
+        section, key = path[0], path[1]
+        if len(path) == 3:  # an entry of a table field, e.g. model.hparams.num_feat=32
+            if section not in _sections():
+                raise _unknown("section", section, list(_sections()), f" (--set {text})")
+            current = getattr(getattr(config, section), key, None)
+            if not isinstance(current, dict):
+                raise ConfigError(f"{section}.{key} is not a table; use {section}.{key}=value")
+            value = {**current, path[2]: value}
+        config = _merge(config, {section: {key: value}}, f"--set {text}")
+    return config
+
+
+def validate(config: Config) -> None:
+    """Checks that involve more than one value, or the architecture registry."""
+    from .archs import ARCHS, DISCRIMINATORS, SCALES
+
+    model, data, train = config.model, config.data, config.train
+    if model.arch not in ARCHS:
+        raise _unknown("model.arch", model.arch, list(ARCHS))
+    if model.scale not in SCALES[model.arch]:
+        raise ConfigError(f"model.scale: {model.arch} supports scales "
+                          f"{', '.join(map(str, SCALES[model.arch]))}, not {model.scale}")
+    if "scale" in model.hparams:
+        raise ConfigError("set the scale with model.scale, not model.hparams.scale")
+    if not train.phases or any(p not in ("psnr", "gan") for p in train.phases) \
+            or len(set(train.phases)) != len(train.phases):
+        raise ConfigError(f"train.phases must be [\"psnr\"], [\"gan\"] or [\"psnr\", \"gan\"], "
+                          f"not {train.phases}")
+    if data.patch_size % model.scale or data.patch_size < 8 * model.scale:
+        raise ConfigError(f"data.patch_size must be a multiple of model.scale ({model.scale}) "
+                          f"and at least {8 * model.scale}, not {data.patch_size}")
+    if data.batch_size < 1:
+        raise ConfigError(f"data.batch_size must be at least 1, not {data.batch_size}")
+    if not 0.0 <= train.ema_decay < 1.0:
+        raise ConfigError(f"train.ema_decay must be in [0, 1), not {train.ema_decay}")
+    for positive in ("log_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps"):
+        if getattr(train, positive) < 1:
+            raise ConfigError(f"train.{positive} must be at least 1")
+    if config.val.every < 1:
+        raise ConfigError("val.every must be at least 1")
+    for name in train.phases:
+        phase = config.phase(name)
+        if phase.steps < 1 or phase.lr <= 0:
+            raise ConfigError(f"{name}.steps and {name}.lr must be positive")
+        if len(phase.betas) != 2:
+            raise ConfigError(f"{name}.betas must be two numbers like [0.9, 0.99]")
+    if "gan" in train.phases:
+        gan = config.gan
+        if gan.disc_arch not in DISCRIMINATORS:
+            raise _unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
+        if gan.disc_arch == "unet" and data.patch_size % 8:
+            raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
+        if len(gan.betas_d) != 2:
+            raise ConfigError("gan.betas_d must be two numbers like [0.9, 0.99]")
+        from .vgg import layer_names
+
+        unknown = [name for name in gan.perceptual_layers if name not in layer_names()]
+        if unknown:
+            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) {', '.join(unknown)}; "
+                              f"names are conv1_1 .. conv5_4 (before ReLU) or relu1_1 .. relu5_4")
+        bad = {k: v for k, v in gan.perceptual_layers.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+        if bad:
+            raise ConfigError(f"gan.perceptual_layers weights must be numbers, not {bad}")
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(tables: dict) -> Config:
+    return _merge(Config(), tables, "saved config")
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def to_toml(config: Config) -> str:
+    lines = ["# uprez sr-train resolved config: sr-train --config this_file reproduces the run"]
+    for section, table in to_dict(config).items():
+        lines += ["", f"[{section}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"

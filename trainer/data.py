@@ -1,0 +1,179 @@
+"""Training patches: random HR crops with LR made on the fly (or read from a paired LR folder).
+
+Every sample is a pure function of (seed, global sample index): the index picks the image (a
+fresh permutation of the images per epoch) and seeds the crop and augmentation. The loader asks
+for the indices of steps `start..end`, so resuming at step k gives exactly the batches an
+uninterrupted run would have seen, whatever the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from uprez.runtime.resize import imresize
+
+from .images import ImageError, ImageStore, Rejected, list_images
+
+# LR pixels of context kept around a crop before downscaling, so that the bicubic kernel
+# (4 LR pixels wide) sees real neighbours and the patch equals a crop of the whole image's LR.
+_MARGIN = 3
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    hr_dir: str
+    lr_dir: str  # empty: LR made from HR
+    scale: int
+    patch_size: int  # HR pixels
+    augment: bool
+    seed: int
+    cache_bytes: int
+
+
+class PatchDataset(Dataset):
+    def __init__(self, spec: DataSpec):
+        self.spec = spec
+        lr_patch = spec.patch_size // spec.scale
+
+        def big_enough(image: np.ndarray) -> str | None:
+            h, w = image.shape[:2]
+            if min(h, w) < spec.patch_size:
+                return f"{w}x{h} is smaller than the {spec.patch_size} px patch"
+            return None
+
+        def lr_big_enough(image: np.ndarray) -> str | None:
+            h, w = image.shape[:2]
+            return None if min(h, w) >= lr_patch else f"{w}x{h} is smaller than the {lr_patch} px LR patch"
+
+        hr_paths = list_images(spec.hr_dir)
+        if not spec.lr_dir:
+            self.hr = ImageStore(hr_paths, spec.cache_bytes, big_enough)
+            self.lr = None
+            self.rejected = list(self.hr.rejected)
+            self.pairs = [(i, -1) for i in range(len(self.hr))]
+            return
+        lr_by_name = {p.name: p for p in list_images(spec.lr_dir)}
+        missing = [Rejected(p, f"no {p.name} in {spec.lr_dir}") for p in hr_paths if p.name not in lr_by_name]
+        hr_paths = [p for p in hr_paths if p.name in lr_by_name]
+        half = spec.cache_bytes * spec.scale**2 // (spec.scale**2 + 1)
+        self.hr = ImageStore(hr_paths, half, big_enough)
+        self.lr = ImageStore([lr_by_name[p.name] for p in self.hr.paths], spec.cache_bytes - half, lr_big_enough)
+        self.rejected = missing + self.hr.rejected + self.lr.rejected
+        lr_index = {p.name: i for i, p in enumerate(self.lr.paths)}
+        self.pairs = []
+        for i, path in enumerate(self.hr.paths):
+            if path.name not in lr_index:
+                continue
+            j = lr_index[path.name]
+            (h, w), (lh, lw) = self.hr.shapes[i], self.lr.shapes[j]
+            if (h // spec.scale, w // spec.scale) != (lh, lw):  # HR may be un-mod-cropped
+                self.rejected.append(Rejected(path, f"{w}x{h} is not {spec.scale}x its LR {lw}x{lh}"))
+                continue
+            self.pairs.append((i, j))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def cached_bytes(self) -> int:
+        return self.hr.cached_bytes + (self.lr.cached_bytes if self.lr else 0)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        spec, s = self.spec, self.spec.scale
+        n = len(self.pairs)
+        hr_i, lr_i = self.pairs[int(_epoch_order(spec.seed, index // n, n)[index % n])]
+        rng = np.random.default_rng([spec.seed, index])
+        hr_image = self.hr.get(hr_i)
+        p = spec.patch_size // s
+        lh, lw = hr_image.shape[0] // s, hr_image.shape[1] // s
+        y, x = int(rng.integers(0, lh - p + 1)), int(rng.integers(0, lw - p + 1))
+        hr = hr_image[y * s:(y + p) * s, x * s:(x + p) * s]
+        if self.lr is not None:
+            lr = self.lr.get(lr_i)[y:y + p, x:x + p]
+        else:
+            y0, x0 = max(0, y - _MARGIN), max(0, x - _MARGIN)
+            y1, x1 = min(lh, y + p + _MARGIN), min(lw, x + p + _MARGIN)
+            region = imresize(hr_image[y0 * s:y1 * s, x0 * s:x1 * s], 1 / s)
+            lr = region[y - y0:y - y0 + p, x - x0:x - x0 + p]
+        if spec.augment:
+            hflip, vflip, transpose = rng.integers(0, 2, size=3)
+            lr, hr = (_augment(a, hflip, vflip, transpose) for a in (lr, hr))
+        return _to_tensor(lr), _to_tensor(hr)
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+
+
+def _augment(image: np.ndarray, hflip: int, vflip: int, transpose: int) -> np.ndarray:
+    if hflip:
+        image = image[:, ::-1]
+    if vflip:
+        image = image[::-1]
+    if transpose:  # with the flips: all 8 rotations and reflections
+        image = image.transpose(1, 0, 2)
+    return image
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+
+
+class StepSampler(Sampler[int]):
+    """Global sample indices of steps [start, end) for one process of `world` processes."""
+
+    def __init__(self, start: int, end: int, batch_size: int, rank: int = 0, world: int = 1):
+        self.start, self.end, self.batch_size, self.rank, self.world = start, end, batch_size, rank, world
+
+    def __len__(self) -> int:
+        return max(0, self.end - self.start) * self.batch_size
+
+    def __iter__(self):
+        for step in range(self.start, self.end):
+            first = (step * self.world + self.rank) * self.batch_size
+            yield from range(first, first + self.batch_size)
+
+
+def auto_workers() -> int:
+    """Loader processes for this machine: on few cores they would take CPU from the model."""
+    cpus = os.cpu_count() or 1
+    return 1 if cpus <= 4 else min(8, cpus // 2)
+
+
+def _worker_init(_: int) -> None:
+    # Each worker is one process doing numpy work; threads inside it would fight the trainer.
+    # (Not cv2.setNumThreads: OpenCV's thread pool, inherited through fork, deadlocks on it.)
+    torch.set_num_threads(1)
+
+
+def make_loader(dataset: PatchDataset, *, start: int, end: int, batch_size: int,
+                num_workers: int, rank: int = 0, world: int = 1, pin_memory: bool = False) -> DataLoader:
+    workers = auto_workers() if num_workers < 0 else num_workers
+    return DataLoader(
+        dataset, batch_size=batch_size, sampler=StepSampler(start, end, batch_size, rank, world),
+        num_workers=workers, worker_init_fn=_worker_init if workers else None,
+        pin_memory=pin_memory, persistent_workers=False, prefetch_factor=4 if workers else None,
+        drop_last=True,
+    )
+
+
+def check_dataset(dataset: PatchDataset) -> None:
+    if len(dataset) == 0:
+        reasons = "; ".join(f"{r.path.name}: {r.reason}" for r in dataset.rejected[:5])
+        raise ImageError(f"no usable training images in {dataset.spec.hr_dir}"
+                         + (f" ({reasons})" if reasons else ""))
+
+
+def data_spec(config, seed: int) -> DataSpec:
+    data = config.data
+    return DataSpec(hr_dir=str(Path(data.hr)), lr_dir=str(Path(data.lr)) if data.lr else "",
+                    scale=config.model.scale, patch_size=data.patch_size, augment=data.augment,
+                    seed=seed, cache_bytes=data.cache_mb * 2**20)

@@ -1,0 +1,106 @@
+"""Image files for training: listing a folder, decoding to RGB uint8, a RAM cache of decoded images.
+
+Torch-free (numpy + OpenCV) so that `sr-downscale` can use it too.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import atomic
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file and the reason."""
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: not a folder")
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """HxWx3 uint8 RGB. Grey images become three channels; alpha is dropped; 16-bit is scaled."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile: non-ASCII paths on Windows
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_rgb(path: str | Path, image: np.ndarray) -> None:
+    """Write an RGB uint8 image atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ImageError(f"{path}: OpenCV cannot encode this format")
+    atomic.write_bytes(path, encoded.tobytes())
+
+
+@dataclass(frozen=True)
+class Rejected:
+    path: Path
+    reason: str
+
+
+class ImageStore:
+    """Decoded images by index, kept in RAM up to `cache_bytes`, the rest decoded on each use.
+
+    Read-only after construction, so loader worker processes share it (copy-on-write on fork).
+    """
+
+    def __init__(self, paths: list[Path], cache_bytes: int, keep=lambda image: None):
+        """Decode every file once; `keep(image)` returns None or a reason to reject the file."""
+        self.paths: list[Path] = []
+        self.shapes: list[tuple[int, int]] = []
+        self.rejected: list[Rejected] = []
+        self._cached: list[np.ndarray | None] = []
+        used = 0
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            for path, image in zip(paths, pool.map(_try_read, paths), strict=True):
+                if isinstance(image, str):
+                    self.rejected.append(Rejected(path, image))
+                    continue
+                reason = keep(image)
+                if reason:
+                    self.rejected.append(Rejected(path, reason))
+                    continue
+                fits = used + image.nbytes <= cache_bytes
+                used += image.nbytes if fits else 0
+                self.paths.append(path)
+                self.shapes.append(image.shape[:2])
+                self._cached.append(image if fits else None)
+        self.cached_bytes = used
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def all_cached(self) -> bool:
+        return all(image is not None for image in self._cached)
+
+    def get(self, index: int) -> np.ndarray:
+        image = self._cached[index]
+        return image if image is not None else read_rgb(self.paths[index])
+
+
+def _try_read(path: Path) -> np.ndarray | str:
+    try:
+        return read_rgb(path)
+    except ImageError as exc:
+        return str(exc).removeprefix(f"{path}: ")

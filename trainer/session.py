@@ -1,0 +1,128 @@
+"""A whole run: set up once (data, validation set, logs, resume), run the phases, write generator.pth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from uprez.runtime import console
+
+from . import atomic
+from . import checkpoint as ckpt
+from .config import Config
+from .config_io import to_toml
+from .data import PatchDataset, check_dataset, data_spec
+from .distributed import init_distributed, shutdown
+from .images import ImageError
+from .runlog import RunLog
+from .schedule import Clock
+from .setup import TrainingError, check_amp, load_init_weights, pick_device, report_rejected
+from .train import Run, train_phase
+from .validate import bicubic_scores, load_val_images
+from .vgg import VGGWeightsError, load_vgg19
+
+
+def run_training(config: Config, run_dir: Path, *, resume: bool = False) -> dict:
+    """Train as `config` says into `run_dir`; return the final generator checkpoint."""
+    run_dir = Path(run_dir)
+    use_cuda = config.train.device.startswith("cuda") or (
+        config.train.device == "auto" and torch.cuda.is_available())
+    dist = init_distributed(use_cuda)
+    try:
+        return _run(config, run_dir, resume, dist)
+    finally:
+        shutdown(dist)
+
+
+def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
+    if not dist.is_main:
+        console.set_quiet(True)  # one process speaks (warnings and errors still show)
+    device = pick_device(config.train.device, dist.local_rank)
+    check_amp(config.train.amp, device)
+    phases = list(config.train.phases)
+
+    state = None
+    if resume:
+        path = ckpt.latest(run_dir)
+        if path is None:
+            raise TrainingError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
+        state = ckpt.load(path)
+        if state["phase"] not in phases:
+            raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
+                                f"train.phases {phases} does not run")
+        console.info(f"resuming from {path} (phase {state['phase']}, step {state['step']})")
+    elif ckpt.latest(run_dir) is not None:
+        raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
+                            f"or pick another --output")
+
+    if dist.is_main:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / "samples").mkdir(exist_ok=True)
+        _write_text_atomic(run_dir / "config.toml", to_toml(config))
+
+    # --- the perceptual loss's VGG19 first: missing weights should not surface after a PSNR phase
+    vgg = None
+    gan = config.gan
+    if "gan" in phases and gan.perceptual_weight > 0:
+        try:
+            vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)
+        except VGGWeightsError as exc:
+            raise TrainingError(str(exc)) from None
+
+    # --- data
+    try:
+        dataset = PatchDataset(data_spec(config, config.train.seed))
+        report_rejected(dataset.rejected, "training data")
+        check_dataset(dataset)
+    except ImageError as exc:
+        raise TrainingError(str(exc)) from None
+    console.info(f"training on {len(dataset)} images from {config.data.hr}"
+                 + (f" paired with {config.data.lr}" if config.data.lr else "")
+                 + f" ({dataset.cached_bytes / 2**20:.0f} MiB decoded in RAM), device {device}"
+                 + (f", {dist.world} processes" if dist.enabled else ""))
+    val_images, bicubic = [], {}
+    if config.val.dir and dist.is_main:
+        try:
+            val_images, rejected = load_val_images(config.val.dir, config.model.scale, config.val.center_crop)
+        except ImageError as exc:
+            raise TrainingError(f"val.dir: {exc}") from None
+        report_rejected(rejected, "validation data")
+        if not val_images:
+            raise TrainingError(f"no usable validation images in {config.val.dir}")
+        bicubic = bicubic_scores(val_images, config.model.scale)
+        console.info(f"validating on {len(val_images)} images every {config.val.every} steps "
+                     f"(bicubic: PSNR-Y {bicubic['bicubic_psnr_y']:.2f} dB)")
+
+    log = RunLog(run_dir, resume_at=(state["phase"], state["step"]) if state else None) \
+        if dist.is_main else None
+    clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
+                  elapsed_s=state["elapsed_s"] if state else 0.0)
+    run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
+              val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
+
+    # --- the phases; a later phase starts from the previous one's EMA generator
+    init = load_init_weights(config)
+    final = None
+    first = phases.index(state["phase"]) if state else 0
+    for name in phases[first:]:
+        resume_state = state if state is not None and state["phase"] == name else None
+        if resume_state is not None and resume_state["step"] >= config.phase(name).steps:
+            final = ckpt.generator_checkpoint_from_state(resume_state)
+        else:
+            if clock.run_over():
+                console.info(f"time budget used up; phase {name} not started")
+                break
+            final = train_phase(run, name, init=init, resume=resume_state)
+        init = final["params_ema"] or final["params"]
+    if final is None:
+        raise TrainingError("nothing was trained: the time budget was used up before the first step")
+    if dist.is_main:
+        ckpt.save_atomic(final, run_dir / "generator.pth")
+        console.info(f"wrote {run_dir / 'generator.pth'} ({final['phase']} phase, step {final['step']}, "
+                     f"{'EMA weights included' if final['params_ema'] else 'no EMA'})")
+    return final
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    atomic.write_bytes(path, text.encode("utf-8"))

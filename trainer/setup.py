@@ -1,0 +1,93 @@
+"""Pieces the training loop sets up once: device, autocast, starting weights, messages."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+
+from uprez.runtime import console
+
+from . import checkpoint as ckpt
+from .config import Config
+from .images import Rejected
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError(f"train.device is {name!r} but this PyTorch sees no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise TrainingError("train.device is 'mps' but MPS is not available")
+    return device
+
+
+def check_amp(amp: str, device: torch.device) -> None:
+    if amp == "fp16" and device.type != "cuda":
+        raise TrainingError("train.amp = 'fp16' needs a CUDA device; use 'bf16' (or 'none') on "
+                            f"{device.type}")
+    if amp == "bf16" and device.type == "cpu" and not _cpu_has_bf16():
+        console.warn("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 autocast will be "
+                     "much slower than float32 here (train.amp = 'none')")
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a private check: assume yes when it is missing
+        return True
+
+
+def autocast(device: torch.device, amp: str):
+    """Mixed precision for the forward passes; `none` is plain float32."""
+    if amp == "none":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def load_init_weights(config: Config) -> dict | None:
+    """The generator weights `model.init` names: a uprez checkpoint's EMA (else raw) weights,
+    or a BasicSR/Real-ESRGAN file ({"params_ema"} / {"params"}), or a bare state dict."""
+    if not config.model.init:
+        return None
+    path = Path(config.model.init)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise TrainingError(f"model.init: cannot load {path}: {exc}") from None
+    if not isinstance(state, dict):
+        raise TrainingError(f"model.init: {path} does not hold a state dict")
+    if state.get("format") == ckpt.FORMAT:
+        if state["arch"] != config.model.arch:
+            raise TrainingError(f"model.init: {path} is a {state['arch']} generator, the config "
+                                f"trains {config.model.arch}")
+    for key in ("params_ema", "params"):
+        if isinstance(state.get(key), dict):
+            return state[key]
+    return state
+
+
+def report_rejected(rejected: list[Rejected], what: str, shown: int = 10) -> None:
+    for item in rejected[:shown]:
+        console.warn(f"{what}: skipping {item.path}: {item.reason}")
+    if len(rejected) > shown:
+        console.warn(f"{what}: ... and {len(rejected) - shown} more skipped")
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
