@@ -63,7 +63,7 @@ def plan_axis(length: int, *, tile: int, pad: int, scale: int, trusted: int, ble
               for i in range(count)]
     starts[-1] = length - window
     cuts, halves = [], []
-    for left, right in zip(starts, starts[1:]):
+    for left, right in zip(starts, starts[1:], strict=False):
         overlap = left + window - right
         cuts.append(right + overlap // 2)
         halves.append(max(0, overlap // 2 - trusted))

@@ -122,7 +122,7 @@ class Upscaler:
                  for p in padded]
         outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
         assemblers = [Assembler(plan, out, s, _finisher(out.dtype))
-                      for plan, out in zip(plans, outs)]
+                      for plan, out in zip(plans, outs, strict=True)]
         windows = [(k, r, c) for k, plan in enumerate(plans) for r, c in plan.windows()]
         done = 0
         while done < len(windows):
@@ -137,7 +137,7 @@ class Upscaler:
             done += len(group)
             if progress is not None:
                 progress(done, len(windows))
-        return [out[:f.shape[0] * s, :f.shape[1] * s] for out, f in zip(outs, frames)]
+        return [out[:f.shape[0] * s, :f.shape[1] * s] for out, f in zip(outs, frames, strict=True)]
 
     def _gather(self, group, padded, plans, shape) -> np.ndarray:
         """The windows of a group as one NCHW batch in the model's order and value range."""
