@@ -43,22 +43,31 @@ class TilePlan:
 
 
 def plan_tiles(height: int, width: int, *, tile: int | tuple[int, int], pad: int, scale: int,
-               trusted: int, blend: int = 0, multiple: int = 1) -> TilePlan:
+               trusted: int, blend: int = 0, multiple: int = 1, balance: bool = False) -> TilePlan:
     tile_h, tile_w = (tile, tile) if isinstance(tile, int) else tile
-    options = dict(pad=pad, scale=scale, trusted=trusted, blend=blend, multiple=multiple)
+    options = dict(pad=pad, scale=scale, trusted=trusted, blend=blend, multiple=multiple,
+                   balance=balance)
     return TilePlan(plan_axis(height, tile=tile_h, **options),
                     plan_axis(width, tile=tile_w, **options))
 
 
 def plan_axis(length: int, *, tile: int, pad: int, scale: int, trusted: int, blend: int = 0,
-              multiple: int = 1) -> AxisPlan:
-    """Windows of `tile + 2*pad` (0 = whole length) covering `length`; see module docstring."""
+              multiple: int = 1, balance: bool = False) -> AxisPlan:
+    """Windows of `tile + 2*pad` (0 = whole length) covering `length`; see module docstring.
+
+    `balance` shrinks the windows to the smallest size that still needs no more of them, so a
+    length just over one window costs two half-size windows rather than two full ones.
+    """
     window = length if tile <= 0 else min(_round_up(tile + 2 * pad, multiple), length)
     if window >= length:
         return AxisPlan(length, (0,), ((0, length * scale),), (None,))
     # neighbours at most `step` apart overlap by >= 2*pad + blend even after aligning starts down
-    step = max(1, window - 2 * pad - blend - (multiple - 1))
+    margin = 2 * pad + blend + (multiple - 1)
+    step = max(1, window - margin)
     count = 1 + math.ceil((length - window) / step)
+    if balance and window - margin >= 1:
+        # smallest window w with (length - w) / (count - 1) <= w - margin
+        window = _round_up(-(-(length + (count - 1) * margin) // count), multiple)
     starts = [round(i * (length - window) / (count - 1)) // multiple * multiple
               for i in range(count)]
     starts[-1] = length - window

@@ -54,8 +54,11 @@ class Upscaler:
         # overlaps to blend across instead, so that the tiles leave no seam.
         exact = field is not None and self.tile_pad >= field
         self._trusted = field if exact else self.tile_pad
-        self._blend = 0 if exact else self.tile_pad
+        self._blend = 0 if exact else 2 * self.tile_pad  # ramps as wide as the pad (measured)
         self.tile: int = self._resolve_tile(tile)
+        # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
+        # input shape, so there every image keeps the full tile shape.
+        self._balance = self.provider != TENSORRT and not self._model.fixed_size
 
     @property
     def model_path(self):
@@ -118,7 +121,7 @@ class Upscaler:
         padded = [self._pad_for_model(f) for f in frames]
         plans = [plan_tiles(p.shape[0], p.shape[1], tile=self._tile_for(), pad=self.tile_pad,
                             scale=s, trusted=self._trusted, blend=self._blend,
-                            multiple=self.info.size_multiple)
+                            multiple=self.info.size_multiple, balance=self._balance)
                  for p in padded]
         outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
         assemblers = [Assembler(plan, out, s, _finisher(out.dtype))

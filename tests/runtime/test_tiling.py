@@ -20,10 +20,15 @@ def coverage(plan, length, scale):
     return total
 
 
+@pytest.mark.parametrize("balance", [False, True])
 @pytest.mark.parametrize("length, tile, pad, scale", CASES)
-def test_windows_have_one_size_lie_inside_the_image_and_cover_it(length, tile, pad, scale):
-    plan = plan_axis(length, tile=tile, pad=pad, scale=scale, trusted=pad)
-    assert plan.window == min(tile + 2 * pad, length)
+def test_windows_have_one_size_lie_inside_the_image_and_cover_it(length, tile, pad, scale,
+                                                                 balance):
+    plan = plan_axis(length, tile=tile, pad=pad, scale=scale, trusted=pad, balance=balance)
+    if balance:
+        assert plan.window <= min(tile + 2 * pad, length)
+    else:
+        assert plan.window == min(tile + 2 * pad, length)
     assert plan.starts[0] == 0 and plan.starts[-1] + plan.window == length
     assert all(0 <= s and s + plan.window <= length for s in plan.starts)
     assert list(plan.starts) == sorted(set(plan.starts))
@@ -31,9 +36,11 @@ def test_windows_have_one_size_lie_inside_the_image_and_cover_it(length, tile, p
     np.testing.assert_allclose(coverage(plan, length, scale), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("balance", [False, True])
 @pytest.mark.parametrize("length, tile, pad, scale", CASES)
-def test_each_window_only_contributes_where_it_had_full_context(length, tile, pad, scale):
-    plan = plan_axis(length, tile=tile, pad=pad, scale=scale, trusted=pad)
+def test_each_window_only_contributes_where_it_had_full_context(length, tile, pad, scale,
+                                                                balance):
+    plan = plan_axis(length, tile=tile, pad=pad, scale=scale, trusted=pad, balance=balance)
     for i, (start, (lo, hi)) in enumerate(zip(plan.starts, plan.spans, strict=True)):
         first_input, last_input = lo // scale, (hi - 1) // scale
         if i > 0:  # inner left edge: `pad` pixels of context before the first used pixel
@@ -50,6 +57,13 @@ def test_a_blend_widens_overlaps_into_ramps():
     ramps = [w for w in soft.weights if w is not None]
     assert ramps and all(((w > 0) & (w < 1)).sum() >= 8 for w in ramps[1:-1])
     assert len(soft.starts) > len(hard.starts)
+
+
+def test_balanced_windows_shrink_to_what_the_same_count_needs():
+    plain = plan_axis(640, tile=512, pad=8, scale=1, trusted=8)
+    balanced = plan_axis(640, tile=512, pad=8, scale=1, trusted=8, balance=True)
+    assert len(plain.starts) == len(balanced.starts) == 2
+    assert plain.window == 528 and balanced.window == 328  # (640 + 16) / 2
 
 
 def test_an_image_smaller_than_a_tile_is_one_window_of_its_own_size():
