@@ -106,10 +106,12 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 class Assembler:
-    """Stitches window outputs (HxWxC float, in plan order) into a uint image, band by band.
+    """Stitches window outputs (CxHxW model tiles, in plan order) into an image, band by band.
 
-    Only one row of windows is held in float at a time, plus the rows it shares with the next
-    row, so a large image never needs a full-size float buffer.
+    Bands are accumulated planar (channel-first, as the model writes them), so adding a tile is
+    a run of contiguous row copies; `finish` turns a finished band (C x rows x W float) into
+    output rows (rows x W x C). Only one row of windows is held in float at a time, plus the
+    rows it shares with the next row, so a large image never needs a full-size float buffer.
     """
 
     def __init__(self, plan: TilePlan, out: np.ndarray, scale: int,
@@ -123,15 +125,15 @@ class Assembler:
         rows, cols, s = self.plan.rows, self.plan.cols, self.scale
         (y_lo, y_hi), (x_lo, x_hi) = rows.spans[row], cols.spans[col]
         if self._band is None:
-            self._band = np.zeros((y_hi - y_lo, self.out.shape[1], tile.shape[2]), np.float32)
+            self._band = np.zeros((tile.shape[0], y_hi - y_lo, self.out.shape[1]), np.float32)
         y0, x0 = rows.starts[row] * s, cols.starts[col] * s
-        part = tile[y_lo - y0:y_hi - y0, x_lo - x0:x_hi - x0]
+        part = tile[:, y_lo - y0:y_hi - y0, x_lo - x0:x_hi - x0]
         weight_y, weight_x = rows.weights[row], cols.weights[col]
         if weight_x is not None:
-            part = part * weight_x[None, :, None]
+            part = part * weight_x[None, None, :]
         if weight_y is not None:
-            part = part * weight_y[:, None, None]
-        self._band[:, x_lo:x_hi] += part
+            part = part * weight_y[None, :, None]
+        self._band[:, :, x_lo:x_hi] += part
         self._added += 1
         if col == len(cols.starts) - 1:
             self._finish_band(row)
@@ -141,10 +143,10 @@ class Assembler:
         lo, hi = spans[row]
         band, self._band = self._band, None
         if self._carry is not None:
-            band[:len(self._carry)] += self._carry
+            band[:, :self._carry.shape[1]] += self._carry
         final_hi = spans[row + 1][0] if row + 1 < len(spans) else hi
-        self.out[lo:final_hi] = self.finish(band[:final_hi - lo])
-        self._carry = band[final_hi - lo:].copy() if final_hi < hi else None
+        self.out[lo:final_hi] = self.finish(band[:, :final_hi - lo])
+        self._carry = band[:, final_hi - lo:].copy() if final_hi < hi else None
 
     @property
     def complete(self) -> bool:

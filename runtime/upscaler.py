@@ -124,7 +124,8 @@ class Upscaler:
                             multiple=self.info.size_multiple, balance=self._balance)
                  for p in padded]
         outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
-        assemblers = [Assembler(plan, out, s, _finisher(out.dtype))
+        order, value_range = self.info.channel_order, self.info.value_range
+        assemblers = [Assembler(plan, out, s, _finisher(out.dtype, value_range, order))
                       for plan, out in zip(plans, outs, strict=True)]
         windows = [(k, r, c) for k, plan in enumerate(plans) for r, c in plan.windows()]
         done = 0
@@ -136,7 +137,7 @@ class Upscaler:
                 group.append(windows[done + len(group)])
             batch_out = self._infer(self._gather(group, padded, plans, shape))
             for b, (k, r, c) in enumerate(group):
-                assemblers[k].add(r, c, self._to_hwc(batch_out[b]))
+                assemblers[k].add(r, c, batch_out[b])
             done += len(group)
             if progress is not None:
                 progress(done, len(windows))
@@ -163,16 +164,6 @@ class Upscaler:
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return self._model.session.run(None, {self._model.input_name: batch})[0]
-
-    def _to_hwc(self, tile: np.ndarray) -> np.ndarray:
-        """One CHW output tile -> HWC BGR float in 0..1 (a view when nothing needs converting)."""
-        hwc = tile.transpose(1, 2, 0)
-        if self.info.channel_order == "RGB":
-            hwc = hwc[:, :, ::-1]
-        lo, hi = self.info.value_range
-        if (lo, hi) != (0.0, 1.0):
-            hwc = (hwc - lo) * (1.0 / (hi - lo))
-        return hwc.astype(np.float32, copy=False)
 
     def _pad_for_model(self, frame: np.ndarray) -> np.ndarray:
         """Reflect-pad bottom/right to the model's size multiple (and static size, if any)."""
@@ -243,13 +234,21 @@ def _check_image(image) -> None:
         raise ValueError(f"image is empty (shape {image.shape})")
 
 
-def _finisher(dtype) -> Callable[[np.ndarray], np.ndarray]:
-    maxval = float(np.iinfo(dtype).max)
+def _finisher(dtype, value_range: tuple[float, float], channel_order: str
+              ) -> Callable[[np.ndarray], np.ndarray]:
+    """Model output (C x rows x W float, model order and range) -> rows x W x 3 BGR uint."""
+    import cv2
 
-    def finish(band: np.ndarray) -> np.ndarray:  # float 0..1 -> rounded uint, in place
-        band *= maxval
-        band += 0.5
+    maxval = float(np.iinfo(dtype).max)
+    lo, hi = value_range
+    gain = maxval / (hi - lo)
+    offset = 0.5 - lo * gain  # +0.5 so that the cast below rounds to nearest
+
+    def finish(band: np.ndarray) -> np.ndarray:
+        band *= gain
+        band += offset
         np.clip(band, 0.0, maxval, out=band)
-        return band.astype(dtype)
+        planes = [plane.astype(dtype) for plane in band]
+        return cv2.merge(planes[::-1] if channel_order == "RGB" else planes)
 
     return finish

@@ -80,7 +80,7 @@ def test_window_sizes_and_starts_respect_the_size_multiple():
 
 def stitch(plan, tiles, scale, height, width):
     out = np.zeros((height * scale, width * scale, 1), np.float32)
-    assembler = Assembler(plan, out, scale, lambda band: band.copy())
+    assembler = Assembler(plan, out, scale, lambda band: band.transpose(1, 2, 0))
     for (r, c), tile in zip(plan.windows(), tiles, strict=True):
         assembler.add(r, c, tile)
     assert assembler.complete
@@ -89,14 +89,14 @@ def stitch(plan, tiles, scale, height, width):
 
 def test_stitching_windows_of_a_known_image_rebuilds_it_exactly():
     height, width, scale = 50, 70, 2
-    truth = np.random.default_rng(0).random((height * scale, width * scale, 1), np.float32)
+    truth = np.random.default_rng(0).random((1, height * scale, width * scale), np.float32)
     plan = plan_tiles(height, width, tile=16, pad=3, scale=scale, trusted=1, blend=3)
     tiles = []
     for r, c in plan.windows():
         y, x = plan.rows.starts[r] * scale, plan.cols.starts[c] * scale
         h, w = plan.rows.window * scale, plan.cols.window * scale
-        tiles.append(truth[y:y + h, x:x + w])
-    np.testing.assert_allclose(stitch(plan, tiles, scale, height, width), truth[:, :, 0],
+        tiles.append(truth[:, y:y + h, x:x + w])
+    np.testing.assert_allclose(stitch(plan, tiles, scale, height, width), truth[0],
                                atol=1e-5)
 
 
@@ -108,7 +108,7 @@ def test_blending_spreads_a_per_tile_offset_instead_of_cutting_it():
 
     def largest_step(blend):
         plan = plan_tiles(height, width, tile=16, pad=4, scale=scale, trusted=4, blend=blend)
-        tiles = [np.full((plan.rows.window * scale, plan.cols.window * scale, 1),
+        tiles = [np.full((1, plan.rows.window * scale, plan.cols.window * scale),
                          offsets[c % len(offsets)], np.float32) for _, c in plan.windows()]
         stitched = stitch(plan, tiles, scale, height, width)
         return np.abs(np.diff(stitched, axis=1)).max()
