@@ -21,7 +21,11 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|tensorrt(:\d+)?)$")
-_ORT_QUIET = 3  # onnxruntime log severity: errors only (0 verbose .. 4 fatal)
+# onnxruntime log severities (0 verbose .. 4 fatal). Provider start-up errors are logged at 3
+# and captured (see module docstring) to quote the reason; afterwards only fatal messages may
+# print, because every failure reaches the user through uprez's own message.
+_ORT_ERRORS = 3
+_ORT_FATAL = 4
 _capture_lock = threading.Lock()
 
 
@@ -57,7 +61,15 @@ def load_session(model_path: Path, device: str, *, fp16_ok: bool = False) -> Loa
     kind, device_id = parse_device(device)
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path}")
-    ort.set_default_logger_severity(_ORT_QUIET)
+    ort.set_default_logger_severity(_ORT_ERRORS)
+    try:
+        return _load(ort, model_path, device, kind, device_id, fp16_ok)
+    finally:
+        ort.set_default_logger_severity(_ORT_FATAL)
+
+
+def _load(ort, model_path: Path, device: str, kind: str, device_id: int,
+          fp16_ok: bool) -> LoadedSession:
     if kind == "cpu":
         return LoadedSession(_create_cpu(model_path), CPU, 0, None)
     wanted = TENSORRT if kind == "tensorrt" else CUDA
@@ -87,14 +99,14 @@ def _gpu_providers(kind: str, device_id: int, fp16_ok: bool) -> list:
     })
     if kind != "tensorrt":
         return [cuda, CPU]
+    tensorrt_options = {"device_id": device_id, "trt_fp16_enable": "True" if fp16_ok else "False"}
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uprez" / "tensorrt"
-    cache.mkdir(parents=True, exist_ok=True)
-    tensorrt = (TENSORRT, {
-        "device_id": device_id,
-        "trt_engine_cache_enable": "True",
-        "trt_engine_cache_path": str(cache),
-        "trt_fp16_enable": "True" if fp16_ok else "False",
-    })
+    try:  # building an engine takes minutes; the cache makes it once per model and shape
+        cache.mkdir(parents=True, exist_ok=True)
+        tensorrt_options.update(trt_engine_cache_enable="True", trt_engine_cache_path=str(cache))
+    except OSError:
+        pass
+    tensorrt = (TENSORRT, tensorrt_options)
     return [tensorrt, cuda, CPU]
 
 
@@ -122,7 +134,7 @@ def _create(model_path: Path, providers: list):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = _ORT_QUIET
+    options.log_severity_level = _ORT_FATAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Worker threads spinning between runs would steal the cores that decode/encode threads use.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
