@@ -56,6 +56,8 @@ class Upscaler:
         self._trusted = field if exact else self.tile_pad
         self._blend = 0 if exact else 2 * self.tile_pad  # ramps as wide as the pad (measured)
         self.tile: int = self._resolve_tile(tile)
+        if self.tile > 0:  # a small tile would otherwise be mostly overlap
+            self._blend = min(self._blend, self.tile // 4)
         # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
         # input shape, so there every image keeps the full tile shape.
         self._balance = self.provider != TENSORRT and not self._model.fixed_size
