@@ -143,7 +143,8 @@ class Upscaler:
             done += len(group)
             if progress is not None:
                 progress(done, len(windows))
-        return [out[:f.shape[0] * s, :f.shape[1] * s] for out, f in zip(outs, frames, strict=True)]
+        return [np.ascontiguousarray(out[:f.shape[0] * s, :f.shape[1] * s])
+                for out, f in zip(outs, frames, strict=True)]
 
     def _gather(self, group, padded, plans, shape) -> np.ndarray:
         """The windows of a group as one NCHW batch in the model's order and value range."""

@@ -199,3 +199,14 @@ def test_palette_png_with_transparency_comes_out_with_alpha(tmp_path, models):
     out = cv2.imread(str(tmp_path / "out" / "pal.png"), cv2.IMREAD_UNCHANGED)
     assert out.shape == (8, 16, 4)
     assert out[:, 0:2, 3].min() >= 200 and out[:, 2:4, 3].max() <= 60
+
+
+def test_a_format_that_loses_depth_or_alpha_says_so_once(tmp_path, models, rng):
+    for i in range(2):
+        write_image(tmp_path / "in" / f"deep{i}.png", noise(rng, (8, 8, 4), np.uint16))
+    result = sr_run(tmp_path / "in", "-o", tmp_path / "out", "-m", models["x2"],
+                    "--device", "cpu", "--format", "jpg")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("saved as 8-bit") == 1 and result.stderr.count("alpha") == 1
+    out = read_image(tmp_path / "out" / "deep0.jpg")
+    assert out.dtype == np.uint8 and out.shape == (16, 16, 3)

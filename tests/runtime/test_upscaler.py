@@ -205,6 +205,28 @@ def test_tile_auto_picks_a_size_that_fits_free_memory(models, monkeypatch):
     assert 0 < tight < roomy
 
 
+def test_without_a_model_the_shipped_default_is_used_or_named(monkeypatch, tmp_path, models):
+    import shutil
+
+    from uprez.runtime import models as shipped
+    from uprez.runtime.session import ModelError
+
+    monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path)
+    with pytest.raises(ModelError, match="uprez-compact-x4.onnx"):
+        Upscaler(device="cpu")
+    with pytest.raises(ModelError, match="no default x3 model"):
+        Upscaler(scale=3, device="cpu")
+    shutil.copy(models["x2"], tmp_path / "uprez-compact-x2.onnx")
+    assert Upscaler(scale=2, device="cpu").scale == 2
+
+
+def test_a_model_of_another_scale_than_asked_is_refused(models):
+    from uprez.runtime.session import ModelError
+
+    with pytest.raises(ModelError, match="x2 model, not x4"):
+        Upscaler(models["x2"], scale=4, device="cpu")
+
+
 def test_bad_images_are_refused_with_a_clear_message(whole):
     with pytest.raises(ValueError, match="uint8 or uint16"):
         whole.upscale(np.zeros((4, 4, 3), np.float32))
