@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -129,20 +130,25 @@ class Upscaler:
         order, value_range = self.info.channel_order, self.info.value_range
         assemblers = [Assembler(plan, out, s, _finisher(out.dtype, value_range, order))
                       for plan, out in zip(plans, outs, strict=True)]
-        windows = [(k, r, c) for k, plan in enumerate(plans) for r, c in plan.windows()]
-        done = 0
-        while done < len(windows):
-            shape = plans[windows[done][0]].window_shape
-            group = [windows[done]]
-            while (done + len(group) < len(windows) and len(group) < self.batch
-                   and plans[windows[done + len(group)][0]].window_shape == shape):
-                group.append(windows[done + len(group)])
-            batch_out = self._infer(self._gather(group, padded, plans, shape))
-            for b, (k, r, c) in enumerate(group):
-                assemblers[k].add(r, c, batch_out[b])
-            done += len(group)
-            if progress is not None:
-                progress(done, len(windows))
+        groups = _group_windows(plans, self.batch)
+        total, done = sum(len(g) for g in groups), 0
+
+        def infer(group):
+            return self._infer(self._gather(group, padded, plans, plans[group[0][0]].window_shape))
+
+        # The next batch runs while this one is stitched: onnxruntime releases the GIL, so the
+        # device (or the other cores) never waits for numpy.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uprez-infer") as pool:
+            pending = pool.submit(infer, groups[0])
+            for i, group in enumerate(groups):
+                batch_out = pending.result()
+                if i + 1 < len(groups):
+                    pending = pool.submit(infer, groups[i + 1])
+                for b, (k, r, c) in enumerate(group):
+                    assemblers[k].add(r, c, batch_out[b])
+                done += len(group)
+                if progress is not None:
+                    progress(done, total)
         return [np.ascontiguousarray(out[:f.shape[0] * s, :f.shape[1] * s])
                 for out, f in zip(outs, frames, strict=True)]
 
@@ -212,6 +218,20 @@ class Upscaler:
         hparams = self.info.hparams or {}
         width = int(hparams.get("num_feat") or hparams.get("nf") or 64)
         return 4 * (3 * width + 2 * 3 * self.scale * self.scale)
+
+
+def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:
+    """(frame, row, col) windows in stitching order, cut into batches of one window shape."""
+    groups: list[list[tuple[int, int, int]]] = []
+    for k, plan in enumerate(plans):
+        for r, c in plan.windows():
+            last = groups[-1] if groups else None
+            if (last and len(last) < batch
+                    and plans[last[0][0]].window_shape == plan.window_shape):
+                last.append((k, r, c))
+            else:
+                groups.append([(k, r, c)])
+    return groups
 
 
 def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int], outscale: float) -> np.ndarray:
