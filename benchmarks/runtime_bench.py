@@ -53,7 +53,7 @@ def make_images(folder: Path, count: int, size: int) -> None:
         cv2.imwrite(str(folder / f"img{i:03d}.png"), np.ascontiguousarray(image))
 
 
-def run_isolated(command: list[str]) -> tuple[float, float, str]:
+def run_isolated(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Run `command` under a fresh Python that reports its only child's wall time and peak RSS."""
     probe = (
         "import json, resource, subprocess, sys, time\n"
@@ -64,7 +64,8 @@ def run_isolated(command: list[str]) -> tuple[float, float, str]:
         "print(json.dumps({'rc': done.returncode, 'wall': wall, 'peak': peak,"
         " 'out': done.stdout, 'err': done.stderr[-2000:]}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
+                          text=True, env=env)
     report = json.loads(done.stdout)
     if report["rc"] != 0:
         raise SystemExit(f"command failed: {' '.join(command)}\n{report['err']}")
@@ -201,16 +202,27 @@ def main() -> None:
         single = work / "single"
         make_images(single, 1, args.tile_image)
         image = str(next(single.iterdir()))
-        rows = []
-        for tile, batch in [("128", 1), ("128", 4), ("256", 1), ("256", 4), ("512", 1),
-                            ("512", 4), ("0", 1), ("auto", 4)]:
-            _, peak, out = run_isolated([*me, "upscaler", str(model), image, tile, str(batch),
-                                         "1" if args.quick else "3"])
-            result = json.loads(out)
-            label = f"auto ({result['tile']})" if tile == "auto" else tile
-            rows.append([label, batch, f"{result['mps']:.2f}", f"{peak:.0f}"])
-        table(f"1. Upscaler, one {args.tile_image}x{args.tile_image} image, CPU",
-              ["tile", "batch", "output MP/s", "peak RSS MiB"], rows)
+        from uprez.runtime.session import CUDA, load_session
+
+        devices = ["cpu"]
+        if load_session(Path(model), "auto").provider == CUDA:
+            devices.append("cuda")
+        for device in devices:
+            settings = [("128", 1), ("128", 4), ("256", 1), ("256", 4), ("512", 1), ("512", 4),
+                        ("0", 1), ("auto", 4)]
+            if device == "cuda":
+                settings = [("256", 4), ("512", 1), ("512", 4), ("1024", 1), ("0", 1),
+                            ("auto", 4)]
+            rows = []
+            for tile, batch in settings:
+                _, peak, out = run_isolated([*me, "upscaler", str(model), image, tile,
+                                             str(batch), "1" if args.quick else "3"],
+                                            env={**os.environ, "BENCH_DEVICE": device})
+                result = json.loads(out)
+                label = f"auto ({result['tile']})" if tile == "auto" else tile
+                rows.append([label, batch, f"{result['mps']:.2f}", f"{peak:.0f}"])
+            table(f"1. Upscaler, one {args.tile_image}x{args.tile_image} image, "
+                  f"{device.upper()}", ["tile", "batch", "output MP/s", "peak RSS MiB"], rows)
 
         # 2. the comparison, whole processes on the same folder
         folder = work / "folder"
