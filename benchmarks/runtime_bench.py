@@ -53,23 +53,27 @@ def make_images(folder: Path, count: int, size: int) -> None:
         cv2.imwrite(str(folder / f"img{i:03d}.png"), np.ascontiguousarray(image))
 
 
-def run_isolated(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Run `command` under a fresh Python that reports its only child's wall time and peak RSS."""
+def run_isolated(command: list[str], env: dict | None = None) -> dict:
+    """Run `command` under a fresh Python that reports on its only child: wall seconds, peak
+    RSS MiB, CPU seconds (user + system; unlike wall time, they hardly change when other
+    processes share the machine) and stdout.
+    """
     probe = (
         "import json, resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
         "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "wall = time.perf_counter() - t\n"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(json.dumps({'rc': done.returncode, 'wall': wall, 'peak': peak,"
-        " 'out': done.stdout, 'err': done.stderr[-2000:]}))\n"
+        "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc': done.returncode, 'wall': wall, 'peak': usage.ru_maxrss / 1024,"
+        " 'cpu': usage.ru_utime + usage.ru_stime, 'out': done.stdout,"
+        " 'err': done.stderr[-2000:]}))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True,
                           text=True, env=env)
     report = json.loads(done.stdout)
     if report["rc"] != 0:
         raise SystemExit(f"command failed: {' '.join(command)}\n{report['err']}")
-    return report["wall"], report["peak"], report["out"]
+    return report
 
 
 # -- modes run in child processes ---------------------------------------------------------------
@@ -215,10 +219,10 @@ def main() -> None:
                             ("auto", 4)]
             rows = []
             for tile, batch in settings:
-                _, peak, out = run_isolated([*me, "upscaler", str(model), image, tile,
-                                             str(batch), "1" if args.quick else "3"],
-                                            env={**os.environ, "BENCH_DEVICE": device})
-                result = json.loads(out)
+                report = run_isolated([*me, "upscaler", str(model), image, tile, str(batch),
+                                       "1" if args.quick else "3"],
+                                      env={**os.environ, "BENCH_DEVICE": device})
+                result, peak = json.loads(report["out"]), report["peak"]
                 label = f"auto ({result['tile']})" if tile == "auto" else tile
                 rows.append([label, batch, f"{result['mps']:.2f}", f"{peak:.0f}"])
             table(f"1. Upscaler, one {args.tile_image}x{args.tile_image} image, "
@@ -229,29 +233,28 @@ def main() -> None:
         make_images(folder, args.images, args.size)
         out_pixels = args.images * (args.size * args.scale) ** 2
         sr_run = [sys.executable, "-c", "from uprez.runtime.cli import main; main()"]
-        loop_wall = loop_only = run_wall = math.inf
+        loop_wall = loop_only = run_wall = loop_cpu = run_cpu = math.inf
         for _ in range(1 if args.quick else 2):  # alternate, keep each one's best
-            wall, loop_peak, out = run_isolated([*me, "torch", str(model), str(folder),
-                                                 str(work / "out_torch")])
-            loop_wall = min(loop_wall, wall)
-            loop_only = min(loop_only, json.loads(out)["loop_seconds"])
-            wall, run_peak, _ = run_isolated([*sr_run, str(folder), "-o", str(work / "out_sr"),
-                                              "-m", str(model), "--device", "cpu", "-q",
-                                              "--overwrite"])
-            run_wall = min(run_wall, wall)
+            loop = run_isolated([*me, "torch", str(model), str(folder), str(work / "out_torch")])
+            loop_wall, loop_cpu = min(loop_wall, loop["wall"]), min(loop_cpu, loop["cpu"])
+            loop_only = min(loop_only, json.loads(loop["out"])["loop_seconds"])
+            run = run_isolated([*sr_run, str(folder), "-o", str(work / "out_sr"), "-m",
+                                str(model), "--device", "cpu", "-q", "--overwrite"])
+            run_wall, run_cpu = min(run_wall, run["wall"]), min(run_cpu, run["cpu"])
+        loop_peak, run_peak = loop["peak"], run["peak"]
         loop_rate, run_rate = out_pixels / loop_wall / 1e6, out_pixels / run_wall / 1e6
         only_rate = out_pixels / loop_only / 1e6
         table(f"2. {args.images} images of {args.size}x{args.size} -> x{args.scale}, same "
               "weights; sr-run timed as a whole process (start-up, model load included); "
               "best of alternating runs",
-              ["pipeline", "wall s", "output MP/s", "sr-run speed-up", "peak RSS MiB"],
+              ["pipeline", "wall s", "output MP/s", "sr-run speed-up", "CPU s", "peak RSS MiB"],
               [["PyTorch loop, whole process (Real-ESRGAN style, tile 256 pad 10)",
                 f"{loop_wall:.1f}", f"{loop_rate:.2f}", f"{run_rate / loop_rate:.2f}x",
-                f"{loop_peak:.0f}"],
+                f"{loop_cpu:.1f}", f"{loop_peak:.0f}"],
                ["PyTorch loop alone (without interpreter and torch start-up)",
-                f"{loop_only:.1f}", f"{only_rate:.2f}", f"{run_rate / only_rate:.2f}x", ""],
+                f"{loop_only:.1f}", f"{only_rate:.2f}", f"{run_rate / only_rate:.2f}x", "", ""],
                ["sr-run (defaults, --device cpu)", f"{run_wall:.1f}", f"{run_rate:.2f}", "",
-                f"{run_peak:.0f}"]])
+                f"{run_cpu:.1f}", f"{run_peak:.0f}"]])
         _check_same_output(work / "out_torch", work / "out_sr")
 
         # 3. peak RSS as the folder grows
@@ -259,9 +262,9 @@ def main() -> None:
         for count in ([2, 4] if args.quick else [4, 16, 48]):
             grow = work / f"grow{count}"
             make_images(grow, count, 128)
-            wall, peak, _ = run_isolated([*sr_run, str(grow), "-o", str(work / f"out{count}"),
-                                          "-m", str(model), "--device", "cpu", "-q"])
-            rows.append([count, f"{wall:.1f}", f"{peak:.0f}"])
+            grown = run_isolated([*sr_run, str(grow), "-o", str(work / f"out{count}"),
+                                  "-m", str(model), "--device", "cpu", "-q"])
+            rows.append([count, f"{grown['wall']:.1f}", f"{grown['peak']:.0f}"])
         table("3. sr-run peak RSS as the folder grows (128x128 images)",
               ["images", "wall s", "peak RSS MiB"], rows)
     finally:
