@@ -82,22 +82,28 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
         _say(console.error, f"{path}: {reason}")
 
     def read_all() -> None:
-        for job in jobs:
-            if stop.is_set():
-                break
-            if not options.overwrite and target_is_complete(job):
-                report.add_skipped(str(job.source))
-                tick()
-                continue
-            try:
-                item = (job, read_image(job.source))
-            except ImageReadError as exc:
-                fail(job.source, exc.reason)
-                tick()
-                continue
-            if not _put(decoded, item, stop):
-                return
-        _put(decoded, _DONE, stop)
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                if not options.overwrite and target_is_complete(job):
+                    report.add_skipped(str(job.source))
+                    tick()
+                    continue
+                try:
+                    item = (job, read_image(job.source))
+                except ImageReadError as exc:
+                    fail(job.source, exc.reason)
+                    tick()
+                    continue
+                except Exception as exc:  # e.g. MemoryError on a huge image: skip, go on
+                    fail(job.source, f"cannot read: {_first_line(exc)}")
+                    tick()
+                    continue
+                if not _put(decoded, item, stop):
+                    return
+        finally:  # whatever happens, the inference loop must learn that no more is coming
+            _put(decoded, _DONE, stop)
 
     def write_all() -> None:
         while True:
@@ -111,7 +117,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
             except ImageWriteError as exc:
                 fail(job.source, f"cannot write {exc.path}: {exc.reason}")
             except Exception as exc:  # a writer must never die silently with work queued
-                fail(job.source, f"cannot write {job.target}: {exc}")
+                fail(job.source, f"cannot write {job.target}: {_first_line(exc)}")
             else:
                 report.add_done(str(job.source))
                 with lock:
@@ -140,7 +146,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
                 tick()
                 continue
             except Exception as exc:
-                fail(job.source, f"upscaling failed: {str(exc).strip().splitlines()[0][:300]}")
+                fail(job.source, f"upscaling failed: {_first_line(exc)}")
                 tick()
                 continue
             _put(encoded, (job, output, image.shape[0] * image.shape[1]), None)
@@ -209,6 +215,11 @@ def _warn_on_loss(image: np.ndarray, fmt: str | None, warned: set[str], lock) ->
                 continue
             warned.add(message)
         _say(console.warn, message)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def _put(q: queue.Queue, item, stop: threading.Event | None) -> bool:

@@ -3,6 +3,8 @@
 import threading
 import time
 
+import numpy as np
+
 from tests.runtime.helpers import noise
 from uprez.runtime import pipeline
 from uprez.runtime.discover import find_inputs, plan_jobs
@@ -40,3 +42,33 @@ def test_images_in_flight_stay_bounded_however_long_the_folder(tmp_path, models,
     # 2 decoded waiting + 1 upscaling + 2 encoded waiting + 2 being written (+1 read racing)
     assert most[0] <= 8
     assert stats.pixels_in == 30 * 16 * 16 and stats.pixels_out == 30 * 32 * 32
+
+
+def test_unexpected_failures_are_reported_per_image_and_the_rest_goes_on(tmp_path, models, rng,
+                                                                         monkeypatch):
+    for name in ["a", "b", "c"]:
+        write_image(tmp_path / "in" / f"{name}.png", noise(rng, (8, 8, 3)))
+    jobs = plan_jobs(find_inputs([str(tmp_path / "in")]), tmp_path / "out")
+
+    def flaky_read(path):
+        if path.name == "a.png":
+            raise MemoryError()  # not an ImageReadError: the reader thread must survive it
+        return read_image(path)
+
+    upscaler = Upscaler(models["x2"], device="cpu")
+    real_upscale = upscaler.upscale
+
+    def flaky_upscale(image, **kwargs):
+        if np.array_equal(image, image_b):
+            raise RuntimeError("device lost\nsecond line")
+        return real_upscale(image, **kwargs)
+
+    image_b = read_image(tmp_path / "in" / "b.png")
+    monkeypatch.setattr(pipeline, "read_image", flaky_read)
+    monkeypatch.setattr(upscaler, "upscale", flaky_upscale)
+    report = BatchReport()
+    stats = pipeline.run_jobs(jobs, upscaler, pipeline.RunOptions(), report)
+    reasons = dict(report.failed)
+    assert reasons[str(tmp_path / "in" / "a.png")] == "cannot read: MemoryError"
+    assert reasons[str(tmp_path / "in" / "b.png")] == "upscaling failed: device lost"
+    assert stats.images == 1 and report.done == [str(tmp_path / "in" / "c.png")]
