@@ -155,6 +155,79 @@ def child_torch_loop(model: str, in_dir: str, out_dir: str) -> None:
 
 # -- the tables -------------------------------------------------------------------------------
 
+ME = [sys.executable, str(Path(__file__).resolve()), "--child"]
+SR_RUN = [sys.executable, "-c", "from uprez.runtime.cli import main; main()"]
+
+
+def tile_tables(args, model: Path, work: Path) -> None:
+    """1. Upscaler MP/s and peak RSS for tile and batch sizes (CPU, and CUDA when it loads)."""
+    from uprez.runtime.session import CUDA, load_session
+
+    single = work / "single"
+    make_images(single, 1, args.tile_image)
+    image = str(next(single.iterdir()))
+    devices = ["cpu"]
+    if load_session(Path(model), "auto").provider == CUDA:
+        devices.append("cuda")
+    for device in devices:
+        settings = [("128", 1), ("128", 4), ("256", 1), ("256", 4), ("512", 1), ("512", 4),
+                    ("0", 1), ("auto", 4)]
+        if device == "cuda":
+            settings = [("256", 4), ("512", 1), ("512", 4), ("1024", 1), ("0", 1), ("auto", 4)]
+        rows = []
+        for tile, batch in settings:
+            report = run_isolated([*ME, "upscaler", str(model), image, tile, str(batch),
+                                   "1" if args.quick else "3"],
+                                  env={**os.environ, "BENCH_DEVICE": device})
+            result = json.loads(report["out"])
+            label = f"auto ({result['tile']})" if tile == "auto" else tile
+            rows.append([label, batch, f"{result['mps']:.2f}", f"{report['peak']:.0f}"])
+        table(f"1. Upscaler, one {args.tile_image}x{args.tile_image} image, {device.upper()}",
+              ["tile", "batch", "output MP/s", "peak RSS MiB"], rows)
+
+
+def comparison_table(args, model: Path, work: Path) -> None:
+    """2. The Real-ESRGAN-style PyTorch loop against sr-run, whole processes, same folder."""
+    folder = work / "folder"
+    make_images(folder, args.images, args.size)
+    out_pixels = args.images * (args.size * args.scale) ** 2
+    loop_wall = loop_only = run_wall = loop_cpu = run_cpu = math.inf
+    for _ in range(1 if args.quick else 2):  # alternate, keep each one's best
+        loop = run_isolated([*ME, "torch", str(model), str(folder), str(work / "out_torch")])
+        loop_wall, loop_cpu = min(loop_wall, loop["wall"]), min(loop_cpu, loop["cpu"])
+        loop_only = min(loop_only, json.loads(loop["out"])["loop_seconds"])
+        run = run_isolated([*SR_RUN, str(folder), "-o", str(work / "out_sr"), "-m", str(model),
+                            "--device", "cpu", "-q", "--overwrite"])
+        run_wall, run_cpu = min(run_wall, run["wall"]), min(run_cpu, run["cpu"])
+    loop_rate, run_rate = out_pixels / loop_wall / 1e6, out_pixels / run_wall / 1e6
+    only_rate = out_pixels / loop_only / 1e6
+    table(f"2. {args.images} images of {args.size}x{args.size} -> x{args.scale}, same "
+          "weights; sr-run timed as a whole process (start-up, model load included); "
+          "best of alternating runs",
+          ["pipeline", "wall s", "output MP/s", "sr-run speed-up", "CPU s", "peak RSS MiB"],
+          [["PyTorch loop, whole process (Real-ESRGAN style, tile 256 pad 10)",
+            f"{loop_wall:.1f}", f"{loop_rate:.2f}", f"{run_rate / loop_rate:.2f}x",
+            f"{loop_cpu:.1f}", f"{loop['peak']:.0f}"],
+           ["PyTorch loop alone (without interpreter and torch start-up)",
+            f"{loop_only:.1f}", f"{only_rate:.2f}", f"{run_rate / only_rate:.2f}x", "", ""],
+           ["sr-run (defaults, --device cpu)", f"{run_wall:.1f}", f"{run_rate:.2f}", "",
+            f"{run_cpu:.1f}", f"{run['peak']:.0f}"]])
+    _check_same_output(work / "out_torch", work / "out_sr")
+
+
+def growth_table(args, model: Path, work: Path) -> None:
+    """3. sr-run's peak RSS over folders of growing length."""
+    rows = []
+    for count in ([2, 4] if args.quick else [4, 16, 48]):
+        grow = work / f"grow{count}"
+        make_images(grow, count, 128)
+        grown = run_isolated([*SR_RUN, str(grow), "-o", str(work / f"out{count}"),
+                              "-m", str(model), "--device", "cpu", "-q"])
+        rows.append([count, f"{grown['wall']:.1f}", f"{grown['peak']:.0f}"])
+    table("3. sr-run peak RSS as the folder grows (128x128 images)",
+          ["images", "wall s", "peak RSS MiB"], rows)
+
+
 def table(title: str, header: list[str], rows: list[list]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     print(f"\n{title}")
@@ -173,6 +246,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384, help="side of the folder images")
     parser.add_argument("--images", type=int, default=10, help="images in the comparison folder")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    parser.add_argument("--tables", default="123", help="which tables to print, e.g. 2")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -200,73 +274,12 @@ def main() -> None:
         print(f"network: {args.convs} convs x {args.feat} channels, x{args.scale}, receptive "
               f"field {args.convs}; onnxruntime {onnxruntime.__version__}, torch "
               f"{torch.__version__} ({torch.get_num_threads()} threads), {os.cpu_count()} CPUs")
-        me = [sys.executable, str(Path(__file__).resolve()), "--child"]
-
-        # 1. tile and batch sizes
-        single = work / "single"
-        make_images(single, 1, args.tile_image)
-        image = str(next(single.iterdir()))
-        from uprez.runtime.session import CUDA, load_session
-
-        devices = ["cpu"]
-        if load_session(Path(model), "auto").provider == CUDA:
-            devices.append("cuda")
-        for device in devices:
-            settings = [("128", 1), ("128", 4), ("256", 1), ("256", 4), ("512", 1), ("512", 4),
-                        ("0", 1), ("auto", 4)]
-            if device == "cuda":
-                settings = [("256", 4), ("512", 1), ("512", 4), ("1024", 1), ("0", 1),
-                            ("auto", 4)]
-            rows = []
-            for tile, batch in settings:
-                report = run_isolated([*me, "upscaler", str(model), image, tile, str(batch),
-                                       "1" if args.quick else "3"],
-                                      env={**os.environ, "BENCH_DEVICE": device})
-                result, peak = json.loads(report["out"]), report["peak"]
-                label = f"auto ({result['tile']})" if tile == "auto" else tile
-                rows.append([label, batch, f"{result['mps']:.2f}", f"{peak:.0f}"])
-            table(f"1. Upscaler, one {args.tile_image}x{args.tile_image} image, "
-                  f"{device.upper()}", ["tile", "batch", "output MP/s", "peak RSS MiB"], rows)
-
-        # 2. the comparison, whole processes on the same folder
-        folder = work / "folder"
-        make_images(folder, args.images, args.size)
-        out_pixels = args.images * (args.size * args.scale) ** 2
-        sr_run = [sys.executable, "-c", "from uprez.runtime.cli import main; main()"]
-        loop_wall = loop_only = run_wall = loop_cpu = run_cpu = math.inf
-        for _ in range(1 if args.quick else 2):  # alternate, keep each one's best
-            loop = run_isolated([*me, "torch", str(model), str(folder), str(work / "out_torch")])
-            loop_wall, loop_cpu = min(loop_wall, loop["wall"]), min(loop_cpu, loop["cpu"])
-            loop_only = min(loop_only, json.loads(loop["out"])["loop_seconds"])
-            run = run_isolated([*sr_run, str(folder), "-o", str(work / "out_sr"), "-m",
-                                str(model), "--device", "cpu", "-q", "--overwrite"])
-            run_wall, run_cpu = min(run_wall, run["wall"]), min(run_cpu, run["cpu"])
-        loop_peak, run_peak = loop["peak"], run["peak"]
-        loop_rate, run_rate = out_pixels / loop_wall / 1e6, out_pixels / run_wall / 1e6
-        only_rate = out_pixels / loop_only / 1e6
-        table(f"2. {args.images} images of {args.size}x{args.size} -> x{args.scale}, same "
-              "weights; sr-run timed as a whole process (start-up, model load included); "
-              "best of alternating runs",
-              ["pipeline", "wall s", "output MP/s", "sr-run speed-up", "CPU s", "peak RSS MiB"],
-              [["PyTorch loop, whole process (Real-ESRGAN style, tile 256 pad 10)",
-                f"{loop_wall:.1f}", f"{loop_rate:.2f}", f"{run_rate / loop_rate:.2f}x",
-                f"{loop_cpu:.1f}", f"{loop_peak:.0f}"],
-               ["PyTorch loop alone (without interpreter and torch start-up)",
-                f"{loop_only:.1f}", f"{only_rate:.2f}", f"{run_rate / only_rate:.2f}x", "", ""],
-               ["sr-run (defaults, --device cpu)", f"{run_wall:.1f}", f"{run_rate:.2f}", "",
-                f"{run_cpu:.1f}", f"{run_peak:.0f}"]])
-        _check_same_output(work / "out_torch", work / "out_sr")
-
-        # 3. peak RSS as the folder grows
-        rows = []
-        for count in ([2, 4] if args.quick else [4, 16, 48]):
-            grow = work / f"grow{count}"
-            make_images(grow, count, 128)
-            grown = run_isolated([*sr_run, str(grow), "-o", str(work / f"out{count}"),
-                                  "-m", str(model), "--device", "cpu", "-q"])
-            rows.append([count, f"{grown['wall']:.1f}", f"{grown['peak']:.0f}"])
-        table("3. sr-run peak RSS as the folder grows (128x128 images)",
-              ["images", "wall s", "peak RSS MiB"], rows)
+        if "1" in args.tables:
+            tile_tables(args, model, work)
+        if "2" in args.tables:
+            comparison_table(args, model, work)
+        if "3" in args.tables:
+            growth_table(args, model, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
