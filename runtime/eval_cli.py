@@ -101,11 +101,11 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
 
 
 def _default_model(scale: int) -> Path:
-    from uprez.runtime.models import default_model_path
+    from uprez.runtime.models import DefaultModelMissing, default_model_path
 
     try:
         return default_model_path(scale)
-    except LookupError as exc:
+    except DefaultModelMissing as exc:
         raise click.ClickException(str(exc)) from None
 
 

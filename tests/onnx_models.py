@@ -22,8 +22,12 @@ def make_sr_model(
     seed: int = 0,
     metadata: dict[str, str] | None = None,
     opset: int = 17,
+    gain: float = 0.3,
 ) -> Path:
-    """Write an SR model to `path`; receptive field = `convs` input pixels on each side."""
+    """Write an SR model to `path`; receptive field = `convs` input pixels on each side.
+
+    `gain` sets how strongly the detail branch reacts to neighbours (weight std x sqrt(fan-in)).
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -32,7 +36,7 @@ def make_sr_model(
     current, width = "input", channels
     for i in range(convs):
         out_ch = channels * scale * scale if i == convs - 1 else hidden
-        weight = rng.normal(0.0, 0.3 / np.sqrt(width * 9), (out_ch, width, 3, 3)).astype(np.float32)
+        weight = rng.normal(0.0, gain / np.sqrt(width * 9), (out_ch, width, 3, 3)).astype(np.float32)
         bias = rng.normal(0.0, 0.01, (out_ch,)).astype(np.float32)
         inits += [numpy_helper.from_array(weight, f"w{i}"), numpy_helper.from_array(bias, f"b{i}")]
         nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"conv{i}"],

@@ -1,25 +1,24 @@
-"""The ONNX models shipped with uprez, one per scale (package data of `uprez.runtime.models`)."""
+"""The default models shipped inside the package (added by a later release)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-# Scale -> file name in this folder. Explicit, so a stray .onnx file here is never picked up.
-DEFAULT_MODEL_FILES = {
-    2: "uprez-compact-x2.onnx",
-    4: "uprez-compact-x4.onnx",
-}
+MODELS_DIR = Path(__file__).resolve().parent
+DEFAULT_MODELS = {4: "uprez-compact-x4.onnx", 2: "uprez-compact-x2.onnx"}
 
 
-def default_model_path(scale: int) -> Path:
-    """The shipped model for `scale`; LookupError when there is none for that scale."""
-    name = DEFAULT_MODEL_FILES.get(scale)
-    if name is None:
-        shipped = ", ".join(f"x{s}" for s in sorted(DEFAULT_MODEL_FILES))
-        raise LookupError(f"no model is shipped for x{scale} (shipped: {shipped}); "
-                          "give one with --model")
-    path = Path(__file__).with_name(name)
+class DefaultModelMissing(FileNotFoundError):
+    """The default model for a scale is not in this installation."""
+
+
+def default_model_path(scale: int = 4) -> Path:
+    """The shipped default model for `scale` (2 or 4); raises DefaultModelMissing naming the file."""
+    if scale not in DEFAULT_MODELS:
+        raise DefaultModelMissing(
+            f"there is no default x{scale} model (defaults exist for x2 and x4); pass --model PATH.onnx")
+    path = MODELS_DIR / DEFAULT_MODELS[scale]
     if not path.is_file():
-        raise LookupError(f"the shipped x{scale} model is missing from this install ({path}); "
-                          "give one with --model")
+        raise DefaultModelMissing(
+            f"the default x{scale} model {path} is not in this installation; pass --model PATH.onnx")
     return path

@@ -89,3 +89,19 @@ def test_static_contract_catches_a_torch_import(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert "TID251" in done.stdout
+
+
+def test_sr_run_help_loads_no_heavy_module():
+    # `sr-run --help` must be instant: onnxruntime, OpenCV and numpy load inside the command
+    code = (
+        "import sys\n"
+        "from uprez.runtime.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('onnxruntime', 'cv2', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,185 @@
+"""Reading and writing image files in OpenCV layout, keeping bit depth, alpha and gray.
+
+Images are HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA), uint8 or uint16. Reading applies EXIF
+orientation; writing is atomic (a temp file in the same folder, then os.replace), so an output
+file that exists is always complete.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+
+from uprez.runtime.exif import apply_orientation, exif_orientation
+
+# suffix -> format name; the formats sr-run reads and writes
+FORMATS = {
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".webp": "webp",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+IMAGE_SUFFIXES = frozenset(FORMATS)
+HOLDS_16_BIT = frozenset({"png", "tiff"})
+HOLDS_ALPHA = frozenset({"png", "webp", "tiff", "bmp"})
+DEFAULT_QUALITY = 95  # JPEG and WebP
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+_TEMP_SUFFIX = ".uprez-tmp"
+
+
+class ImageReadError(Exception):
+    """An input that cannot be read as an image; carries the path and a one-line reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class ImageWriteError(Exception):
+    """An output that could not be written; nothing is left at the path."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def format_of(path: str | os.PathLike) -> str | None:
+    return FORMATS.get(Path(path).suffix.lower())
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file, upright (EXIF orientation applied), at its own depth and channels."""
+    cv2 = _cv2()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageReadError(path, exc.strerror or str(exc)) from None
+    if not data:
+        raise ImageReadError(path, "empty file (0 bytes)")
+    kind = sniff_format(data)
+    if kind is None:
+        raise ImageReadError(path, "not an image (the content is not PNG, JPEG, WebP, BMP or TIFF)")
+    if kind == "JPEG" and _jpeg_truncated(data):
+        raise ImageReadError(path, "corrupt or truncated JPEG data")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise ImageReadError(path, f"corrupt or truncated {kind} data")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(path, f"unsupported pixel type {image.dtype} (8- and 16-bit images only)")
+    if image.ndim == 3 and image.shape[2] not in (3, 4):
+        raise ImageReadError(path, f"unsupported channel count {image.shape[2]}")
+    return apply_orientation(image, exif_orientation(data))
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format the leading bytes announce, or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | None = None) -> None:
+    """Encode by the path's suffix and write atomically; converts depth/alpha the format lacks."""
+    cv2 = _cv2()
+    path = Path(path)
+    fmt = format_of(path)
+    if fmt is None:
+        raise ImageWriteError(path, f"unknown image format {path.suffix!r}")
+    image = fit_to_format(image, fmt)
+    params: list[int] = []
+    if fmt == "jpg":
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality or DEFAULT_QUALITY]
+    elif fmt == "webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, quality or DEFAULT_QUALITY]
+    try:
+        ok, encoded = cv2.imencode(path.suffix.lower(), image, params)
+    except cv2.error as exc:
+        raise ImageWriteError(path, f"cannot encode as {fmt}: {str(exc).strip().splitlines()[-1]}") from None
+    if not ok:
+        raise ImageWriteError(path, f"cannot encode as {fmt}")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def fit_to_format(image: np.ndarray, fmt: str) -> np.ndarray:
+    """Drop what a format cannot hold: 16-bit becomes 8-bit, alpha is dropped for JPEG."""
+    if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:
+        image = image[:, :, :3]
+    return image
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a hidden temp file beside `path`, then rename it over `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(path, f"cannot create folder: {exc.strerror or exc}") from None
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
+    try:
+        # os.open with 0o666 lets the umask set the final file's permissions, as open() would
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        _remove_quietly(temp)
+        raise ImageWriteError(path, exc.strerror or str(exc)) from None
+    except BaseException:  # Ctrl-C mid-write: leave no partial file behind
+        _remove_quietly(temp)
+        raise
+
+
+def is_temp_file(path: str | os.PathLike) -> bool:
+    return Path(path).name.endswith(_TEMP_SUFFIX)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    # In entropy-coded data 0xFF is always stuffed, so the last EOI marker must follow the last
+    # start-of-scan; an EOI only before it belongs to an embedded thumbnail.
+    return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+
+
+_cv2_module = None
+
+
+def _cv2():
+    """OpenCV, with its own warnings silenced: uprez reports read/write problems itself."""
+    global _cv2_module
+    if _cv2_module is None:
+        import cv2
+
+        try:
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        except AttributeError:
+            pass
+        _cv2_module = cv2
+    return _cv2_module

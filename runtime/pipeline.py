@@ -1,0 +1,249 @@
+"""Upscale a list of jobs: decode and encode in worker threads while inference runs.
+
+reader thread -> [bounded queue] -> inference (calling thread) -> [bounded queue] -> writers.
+The queues hold a couple of images each, so memory stays flat however long the list is.
+Ctrl-C stops taking new work; writes in flight finish (they are atomic) and nothing partial is
+left behind.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from uprez.runtime import console
+from uprez.runtime.discover import Job
+from uprez.runtime.imageio import (
+    HOLDS_16_BIT,
+    HOLDS_ALPHA,
+    ImageReadError,
+    ImageWriteError,
+    format_of,
+    read_image,
+    write_image,
+)
+from uprez.runtime.report import BatchReport
+
+_DONE = object()  # end-of-stream marker in the queues
+TILE_BAR_MIN = 16  # images with at least this many tiles get their own progress bar
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    outscale: float | None = None
+    alpha: str = "model"
+    quality: int | None = None
+    overwrite: bool = False
+    queue_size: int = 2
+    writers: int = 2
+
+
+@dataclass
+class RunStats:
+    images: int = 0
+    pixels_in: int = 0
+    pixels_out: int = 0
+    seconds: float = 0.0
+
+    def summary(self, provider: str) -> str:
+        rate = self.pixels_out / 1e6 / self.seconds if self.seconds > 0 else 0.0
+        return (f"{self.images} image{'s' if self.images != 1 else ''}: "
+                f"{self.pixels_in / 1e6:.2f} MP in, {self.pixels_out / 1e6:.2f} MP out "
+                f"in {self.seconds:.1f} s ({rate:.2f} MP/s out) on {provider}")
+
+
+def target_is_complete(job: Job) -> bool:
+    # Outputs are renamed into place only when fully written, so any non-empty file is whole.
+    try:
+        return job.target.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport) -> RunStats:
+    """Process all jobs; failures go to `report`. Re-raises KeyboardInterrupt after cleanup."""
+    stats, lock, stop = RunStats(), threading.Lock(), threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
+    encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
+    bar = console.progress(total=len(jobs), desc="upscaling", unit="img")
+    warned: set[str] = set()
+
+    def tick() -> None:
+        with lock:
+            bar.update(1)
+
+    def fail(path, reason: str) -> None:
+        report.add_failed(str(path), reason)
+        _say(console.error, f"{path}: {reason}")
+
+    def read_all() -> None:
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                if not options.overwrite and target_is_complete(job):
+                    report.add_skipped(str(job.source))
+                    tick()
+                    continue
+                try:
+                    item = (job, read_image(job.source))
+                except ImageReadError as exc:
+                    fail(job.source, exc.reason)
+                    tick()
+                    continue
+                except Exception as exc:  # e.g. MemoryError on a huge image: skip, go on
+                    fail(job.source, f"cannot read: {_first_line(exc)}")
+                    tick()
+                    continue
+                if not _put(decoded, item, stop):
+                    return
+        finally:  # whatever happens, the inference loop must learn that no more is coming
+            _put(decoded, _DONE, stop)
+
+    def write_all() -> None:
+        while True:
+            item = encoded.get()
+            if item is _DONE:
+                return
+            job, image, pixels_in = item
+            _warn_on_loss(image, format_of(job.target), warned, lock)
+            try:
+                write_image(job.target, image, quality=options.quality)
+            except ImageWriteError as exc:
+                fail(job.source, f"cannot write {exc.path}: {exc.reason}")
+            except Exception as exc:  # a writer must never die silently with work queued
+                fail(job.source, f"cannot write {job.target}: {_first_line(exc)}")
+            else:
+                report.add_done(str(job.source))
+                with lock:
+                    stats.images += 1
+                    stats.pixels_in += pixels_in
+                    stats.pixels_out += image.shape[0] * image.shape[1]
+            tick()
+
+    restore_interrupts = None
+    start = time.perf_counter()
+    reader = threading.Thread(target=read_all, name="uprez-reader", daemon=True)
+    writers = [threading.Thread(target=write_all, name=f"uprez-writer-{i}", daemon=True)
+               for i in range(max(1, options.writers))]
+    for thread in (reader, *writers):
+        thread.start()
+    try:
+        while True:
+            item = decoded.get()
+            if item is _DONE:
+                break
+            job, image = item
+            try:
+                output = _upscale_one(upscaler, image, options, job)
+            except MemoryError:
+                fail(job.source, "out of memory; try a smaller --tile")
+                tick()
+                continue
+            except Exception as exc:
+                fail(job.source, f"upscaling failed: {_first_line(exc)}")
+                tick()
+                continue
+            _put(encoded, (job, output, image.shape[0] * image.shape[1]), None)
+    except KeyboardInterrupt:
+        # Stop: drop queued work, let the writes in flight finish (each is atomic), and do not
+        # let a second Ctrl-C kill those writes half way.
+        restore_interrupts = _ignore_interrupts()
+        stop.set()
+        _drain(decoded)
+        _drain(encoded)
+        raise
+    finally:
+        for _ in writers:
+            encoded.put(_DONE)
+        for thread in writers:
+            thread.join()
+        stop.set()
+        _drain(decoded)
+        reader.join(timeout=5)
+        bar.close()
+        stats.seconds = time.perf_counter() - start
+        if restore_interrupts is not None:
+            restore_interrupts()
+    return stats
+
+
+def _ignore_interrupts():
+    """Ignore SIGINT until the returned function is called (main thread only)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _upscale_one(upscaler, image: np.ndarray, options: RunOptions, job: Job) -> np.ndarray:
+    tile_bar = None
+
+    def on_tiles(done: int, total: int) -> None:
+        nonlocal tile_bar
+        if total < TILE_BAR_MIN:
+            return
+        if tile_bar is None:
+            tile_bar = console.progress(total=total, desc=job.source.name, unit="tile",
+                                        leave=False, position=1)
+        tile_bar.update(done - tile_bar.n)
+
+    try:
+        return upscaler.upscale(image, outscale=options.outscale, alpha=options.alpha,
+                                progress=on_tiles)
+    finally:
+        if tile_bar is not None:
+            tile_bar.close()
+
+
+def _warn_on_loss(image: np.ndarray, fmt: str | None, warned: set[str], lock) -> None:
+    losses = []
+    if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
+        losses.append(f"16-bit images are saved as 8-bit {fmt} (use --format png to keep 16 bits)")
+    if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:
+        losses.append(f"{fmt} has no transparency: alpha is dropped (use --format png to keep it)")
+    for message in losses:
+        with lock:
+            if message in warned:
+                continue
+            warned.add(message)
+        _say(console.warn, message)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _put(q: queue.Queue, item, stop: threading.Event | None) -> bool:
+    """Put, but give up (False) once `stop` is set, so a producer never blocks forever."""
+    while True:
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            if stop is not None and stop.is_set():
+                return False
+
+
+def _drain(q: queue.Queue) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
+def _say(emit, message: str) -> None:
+    """Print a line without tearing an active progress bar."""
+    from tqdm import tqdm
+
+    with tqdm.external_write_mode(file=sys.stderr):
+        emit(message)

@@ -1,0 +1,277 @@
+"""`Upscaler`: the library object behind `sr-run`. Thread-safe: one session, no per-call state."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from uprez.runtime.alpha import bleed_colour
+from uprez.runtime.memory import free_memory
+from uprez.runtime.metadata import ModelInfo
+from uprez.runtime.model import load_model
+from uprez.runtime.models import DefaultModelMissing, default_model_path
+from uprez.runtime.session import CPU, TENSORRT, ModelError
+from uprez.runtime.tiling import Assembler, plan_tiles
+
+ALPHA_MODES = ("model", "bicubic")
+CPU_TILES = (512, 384, 256, 192, 128, 96, 64)
+GPU_TILES = (1024, 768, 512, 384, 256, 192, 128, 64)
+MAX_DEFAULT_PAD = 32  # context beyond this costs more than the blend ramp it saves
+UNKNOWN_FIELD_PAD = 16  # pad when the metadata does not give a receptive field
+
+Progress = Callable[[int, int], None]  # (tiles done, tiles in total)
+
+
+class Upscaler:
+    """Upscale images (OpenCV layout, uint8/uint16) with an ONNX model, tile by tile."""
+
+    def __init__(self, model: str | os.PathLike | None = None, *, scale: int | None = None,
+                 device: str = "auto", tile: int | str = "auto", tile_pad: int | None = None,
+                 batch: int = 4):
+        if model is None:
+            try:
+                model = default_model_path(scale or 4)
+            except DefaultModelMissing as exc:
+                raise ModelError(str(exc)) from None
+        self._model = load_model(model, device)
+        self.info: ModelInfo = self._model.info
+        self.scale: int = self.info.scale
+        if scale is not None and scale != self.scale:
+            raise ModelError(f"{self._model.path} is a x{self.scale} model, not x{scale}")
+        self.provider: str = self._model.provider
+        self.fallback_reason: str | None = self._model.fallback_reason
+        self.batch: int = self._model.fixed_batch or max(1, int(batch))
+        field = self.info.receptive_field
+        if tile_pad is None:
+            tile_pad = min(field, MAX_DEFAULT_PAD) if field is not None else UNKNOWN_FIELD_PAD
+        if int(tile_pad) < 0:
+            raise ValueError(f"tile_pad must be >= 0, not {tile_pad}")
+        self.tile_pad: int = int(tile_pad)
+        # Outputs closer than this to a window's inner edge get no weight, which makes tiling
+        # exact when the pad covers the receptive field. A pad that may not cover it gets wider
+        # overlaps to blend across instead, so that the tiles leave no seam.
+        exact = field is not None and self.tile_pad >= field
+        self._trusted = field if exact else self.tile_pad
+        self._blend = 0 if exact else 2 * self.tile_pad  # ramps as wide as the pad (measured)
+        self.tile: int = self._resolve_tile(tile)
+        if self.tile > 0:  # a small tile would otherwise be mostly overlap
+            self._blend = min(self._blend, self.tile // 4)
+        # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
+        # input shape, so there every image keeps the full tile shape.
+        self._balance = self.provider != TENSORRT and not self._model.fixed_size
+
+    @property
+    def model_path(self):
+        return self._model.path
+
+    def describe(self) -> str:
+        name = self.info.name or self._model.path.name
+        tile = "whole image" if self.tile == 0 else f"tile {self.tile}, pad {self.tile_pad}"
+        return f"{name} x{self.scale} on {self.provider} ({tile}, batch {self.batch})"
+
+    def upscale(self, image: np.ndarray, *, outscale: float | None = None, alpha: str = "model",
+                progress: Progress | None = None) -> np.ndarray:
+        """HxW gray, HxWx3 BGR or HxWx4 BGRA in; same layout and dtype out, scaled."""
+        import cv2
+
+        _check_image(image)
+        if alpha not in ALPHA_MODES:
+            raise ValueError(f"alpha must be one of {ALPHA_MODES}, not {alpha!r}")
+        maxval = np.iinfo(image.dtype).max
+        alpha_in = image[:, :, 3] if image.ndim == 3 and image.shape[2] == 4 else None
+        if image.ndim == 2:
+            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif alpha_in is not None:
+            colour = bleed_colour(np.ascontiguousarray(image[:, :, :3]), alpha_in)
+        else:
+            colour = image
+        opaque = alpha_in is None or bool((alpha_in == maxval).all())
+        frames = [colour]
+        if not opaque and alpha == "model":
+            frames.append(cv2.cvtColor(alpha_in, cv2.COLOR_GRAY2BGR))
+        outs = self._run_frames(frames, progress)
+        out = outs[0]
+        if image.ndim == 2:
+            out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+        if alpha_in is not None:
+            if opaque:
+                alpha_out = np.full(out.shape[:2], maxval, image.dtype)
+            elif alpha == "model":
+                alpha_out = cv2.cvtColor(outs[1], cv2.COLOR_BGR2GRAY)
+            else:
+                alpha_out = cv2.resize(alpha_in, (out.shape[1], out.shape[0]),
+                                       interpolation=cv2.INTER_CUBIC)
+            out = np.dstack([out, alpha_out])
+        if outscale is not None:
+            out = resize_to_outscale(out, image.shape[:2], outscale)
+        return out
+
+    def upscale_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Same-size HxWx3 BGR frames; their tiles share inference calls."""
+        for frame in frames:
+            _check_image(frame)
+            if frame.ndim != 3 or frame.shape[2] != 3:
+                raise ValueError("upscale_batch takes HxWx3 BGR frames")
+        return self._run_frames(list(frames), None)
+
+    # -- tiling and inference --------------------------------------------------------------
+
+    def _run_frames(self, frames: list[np.ndarray], progress: Progress | None) -> list[np.ndarray]:
+        s = self.scale
+        padded = [self._pad_for_model(f) for f in frames]
+        plans = [plan_tiles(p.shape[0], p.shape[1], tile=self._tile_for(), pad=self.tile_pad,
+                            scale=s, trusted=self._trusted, blend=self._blend,
+                            multiple=self.info.size_multiple, balance=self._balance)
+                 for p in padded]
+        outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
+        order, value_range = self.info.channel_order, self.info.value_range
+        assemblers = [Assembler(plan, out, s, _finisher(out.dtype, value_range, order))
+                      for plan, out in zip(plans, outs, strict=True)]
+        groups = _group_windows(plans, self.batch)
+        total, done = sum(len(g) for g in groups), 0
+
+        def infer(group):
+            return self._infer(self._gather(group, padded, plans, plans[group[0][0]].window_shape))
+
+        # The next batch runs while this one is stitched: onnxruntime releases the GIL, so the
+        # device (or the other cores) never waits for numpy.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uprez-infer") as pool:
+            pending = pool.submit(infer, groups[0])
+            for i, group in enumerate(groups):
+                batch_out = pending.result()
+                if i + 1 < len(groups):
+                    pending = pool.submit(infer, groups[i + 1])
+                for b, (k, r, c) in enumerate(group):
+                    assemblers[k].add(r, c, batch_out[b])
+                done += len(group)
+                if progress is not None:
+                    progress(done, total)
+        return [np.ascontiguousarray(out[:f.shape[0] * s, :f.shape[1] * s])
+                for out, f in zip(outs, frames, strict=True)]
+
+    def _gather(self, group, padded, plans, shape) -> np.ndarray:
+        """The windows of a group as one NCHW batch in the model's order and value range."""
+        height, width = shape
+        size = len(group)
+        if self._model.fixed_batch or self.provider == TENSORRT:
+            size = self.batch  # a fixed batch shape keeps TensorRT from building new engines
+        batch = np.zeros((size, 3, height, width), np.float32)
+        rgb = self.info.channel_order == "RGB"
+        for b, (k, r, c) in enumerate(group):
+            y, x = plans[k].rows.starts[r], plans[k].cols.starts[c]
+            chw = padded[k][y:y + height, x:x + width].transpose(2, 0, 1)
+            batch[b] = chw[::-1] if rgb else chw
+        lo, hi = self.info.value_range
+        maxval = np.iinfo(padded[group[0][0]].dtype).max
+        batch *= (hi - lo) / maxval
+        if lo:
+            batch += lo
+        return batch.astype(self._model.input_dtype, copy=False)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        return self._model.session.run(None, {self._model.input_name: batch})[0]
+
+    def _pad_for_model(self, frame: np.ndarray) -> np.ndarray:
+        """Reflect-pad bottom/right to the model's size multiple (and static size, if any)."""
+        m = self.info.size_multiple
+        need_h, need_w = -(-frame.shape[0] // m) * m, -(-frame.shape[1] // m) * m
+        if self._model.fixed_size:
+            need_h, need_w = max(need_h, self._model.fixed_size[0]), max(need_w, self._model.fixed_size[1])
+        if (need_h, need_w) == frame.shape[:2]:
+            return frame
+        extra = ((0, need_h - frame.shape[0]), (0, need_w - frame.shape[1]), (0, 0))
+        # reflect cannot pad by more than the image's own size; tiny images repeat their edge
+        fits = need_h < 2 * frame.shape[0] and need_w < 2 * frame.shape[1]
+        return np.pad(frame, extra, mode="reflect" if fits else "edge")
+
+    def _tile_for(self) -> int | tuple[int, int]:
+        if self._model.fixed_size:
+            height, width = self._model.fixed_size
+            return max(1, height - 2 * self.tile_pad), max(1, width - 2 * self.tile_pad)
+        return self.tile
+
+    def _resolve_tile(self, tile: int | str) -> int:
+        if tile != "auto":
+            tile = int(tile)
+            if tile < 0:
+                raise ValueError(f"tile must be auto or >= 0, not {tile}")
+            return tile
+        candidates = CPU_TILES if self.provider == CPU else GPU_TILES
+        if self.info.tile_hint > 0:
+            candidates = (self.info.tile_hint, *(t for t in candidates if t < self.info.tile_hint))
+        free = free_memory(self.provider, self._model.device_id)
+        if free is None:
+            return candidates[len(candidates) // 2]
+        budget = free * (0.25 if self.provider == CPU else 0.5)
+        per_pixel = self._bytes_per_input_pixel()
+        for tile_size in candidates:
+            if self.batch * (tile_size + 2 * self.tile_pad) ** 2 * per_pixel <= budget:
+                return tile_size
+        return candidates[-1]
+
+    def _bytes_per_input_pixel(self) -> int:
+        # A rough bound for conv SR nets: a few live feature maps of the widest layer plus the
+        # upscaled output; the metadata's hparams name the width for our own architectures.
+        hparams = self.info.hparams or {}
+        width = int(hparams.get("num_feat") or hparams.get("nf") or 64)
+        return 4 * (3 * width + 2 * 3 * self.scale * self.scale)
+
+
+def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:
+    """(frame, row, col) windows in stitching order, cut into batches of one window shape."""
+    groups: list[list[tuple[int, int, int]]] = []
+    for k, plan in enumerate(plans):
+        for r, c in plan.windows():
+            last = groups[-1] if groups else None
+            if (last and len(last) < batch
+                    and plans[last[0][0]].window_shape == plan.window_shape):
+                last.append((k, r, c))
+            else:
+                groups.append([(k, r, c)])
+    return groups
+
+
+def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int], outscale: float) -> np.ndarray:
+    """Resize a model output to source size x outscale (area when shrinking, Lanczos when growing)."""
+    import cv2
+
+    if outscale <= 0:
+        raise ValueError(f"outscale must be > 0, not {outscale}")
+    height, width = (max(1, round(n * outscale)) for n in source_hw)
+    if (height, width) == image.shape[:2]:
+        return image
+    shrinking = height < image.shape[0]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def _check_image(image) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError("image must be a uint8 or uint16 numpy array")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        raise ValueError(f"image must be HxW, HxWx3 or HxWx4, not shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image is empty (shape {image.shape})")
+
+
+def _finisher(dtype, value_range: tuple[float, float], channel_order: str
+              ) -> Callable[[np.ndarray], np.ndarray]:
+    """Model output (C x rows x W float, model order and range) -> rows x W x 3 BGR uint."""
+    import cv2
+
+    maxval = float(np.iinfo(dtype).max)
+    lo, hi = value_range
+    gain = maxval / (hi - lo)
+    offset = 0.5 - lo * gain  # +0.5 so that the cast below rounds to nearest
+
+    def finish(band: np.ndarray) -> np.ndarray:
+        band *= gain
+        band += offset
+        np.clip(band, 0.0, maxval, out=band)
+        planes = [plane.astype(dtype) for plane in band]
+        return cv2.merge(planes[::-1] if channel_order == "RGB" else planes)
+
+    return finish

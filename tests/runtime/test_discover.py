@@ -1,0 +1,84 @@
+"""Finding inputs and planning outputs that mirror the input tree."""
+
+from pathlib import Path
+
+import pytest
+
+from uprez.runtime.discover import PlanError, find_inputs, plan_jobs
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for name in ["a.png", "b.JPG", "notes.txt", ".hidden.png", "sub/c.webp", "sub/deep/d.tif",
+                 ".git/e.png"]:
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    return tmp_path
+
+
+def names(found):
+    return sorted(str(f.relative) for f in found)
+
+
+def test_a_folder_gives_its_images_and_recursive_goes_below(tree):
+    assert names(find_inputs([str(tree / "in")])) == ["a.png", "b.JPG"]
+    assert names(find_inputs([str(tree / "in")], recursive=True)) == [
+        "a.png", "b.JPG", "sub/c.webp", "sub/deep/d.tif"]
+
+
+def test_a_glob_keeps_paths_relative_to_its_fixed_part(tree):
+    found = find_inputs([str(tree / "in" / "**" / "*.*")], recursive=True)
+    assert names(found) == ["a.png", "b.JPG", "sub/c.webp", "sub/deep/d.tif"]
+    assert names(find_inputs([str(tree / "in" / "*.png")])) == ["a.png"]
+
+
+def test_a_named_file_is_taken_whatever_its_suffix(tree):
+    assert names(find_inputs([str(tree / "in" / "notes.txt")])) == ["notes.txt"]
+
+
+def test_missing_inputs_are_a_usage_error(tree):
+    with pytest.raises(PlanError, match="input not found"):
+        find_inputs([str(tree / "nope")])
+
+
+def test_the_output_folder_inside_the_input_folder_is_not_searched(tree):
+    out = tree / "in" / "sub"
+    assert "sub/c.webp" not in names(find_inputs([str(tree / "in")], recursive=True, exclude=out))
+
+
+def test_outputs_mirror_the_tree_with_format_and_suffix(tree):
+    found = find_inputs([str(tree / "in")], recursive=True)
+    jobs = plan_jobs(found, Path("out"), fmt="auto", suffix="")
+    assert sorted(str(j.target) for j in jobs) == [
+        "out/a.png", "out/b.JPG", "out/sub/c.webp", "out/sub/deep/d.tif"]
+    jobs = plan_jobs(found, Path("out"), fmt="jpg", suffix="_x4")
+    assert sorted(str(j.target) for j in jobs) == [
+        "out/a_x4.jpg", "out/b_x4.jpg", "out/sub/c_x4.jpg", "out/sub/deep/d_x4.jpg"]
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(tree):
+    found = find_inputs([str(tree / "in")])
+    with pytest.raises(PlanError, match="inputs are never overwritten"):
+        plan_jobs(found, tree / "in")
+
+
+def test_two_inputs_writing_the_same_output_are_refused(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"x")
+    (tmp_path / "x.jpg").write_bytes(b"x")
+    found = find_inputs([str(tmp_path)])
+    with pytest.raises(PlanError, match="would both be written"):
+        plan_jobs(found, tmp_path / "out", fmt="webp")
+
+
+def test_results_of_an_earlier_run_beside_the_inputs_are_not_inputs_again(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"x")
+    (tmp_path / "x_up.png").write_bytes(b"x")  # written by an earlier run with --suffix _up
+    jobs = plan_jobs(find_inputs([str(tmp_path)]), tmp_path, suffix="_up")
+    assert [(j.source.name, j.target.name) for j in jobs] == [("x.png", "x_up.png")]
+
+
+def test_one_file_can_go_to_a_file_name(tree):
+    found = find_inputs([str(tree / "in" / "a.png")])
+    jobs = plan_jobs(found, Path("big.webp"), output_is_file=True)
+    assert [str(j.target) for j in jobs] == ["big.webp"]
