@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from uprez.runtime import console
+from uprez.runtime.atomic import atomic_path
 from uprez.runtime.metadata import ModelInfo
 
 from . import verify
@@ -127,26 +126,18 @@ def _write_verified(proto, output: Path, model, multiple: int, options: ExportOp
     """Save next to the target, verify that very file, then move it into place."""
     import onnx
 
-    # opened here rather than by mkstemp so that the file gets the usual umask permissions
-    temp = output.with_name(f".{output.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        temp.open("xb").close()
+        with atomic_path(output) as temp:
+            onnx.save(proto, str(temp))
+            if options.verify:
+                inputs = verify.check_inputs(multiple)
+                references = verify.torch_outputs(model, inputs)
+                check_file = verify.verify_fp16 if options.fp16 else verify.verify_fp32
+                result = check_file(temp, references, inputs)
+                sizes = ", ".join("x".join(map(str, x.shape)) for x in inputs)
+                console.info(f"  verified with onnxruntime on {sizes}: {result.describe()}")
+            else:
+                console.warn("verification skipped (--no-verify)")
     except OSError as exc:
         raise ExportFailure(f"cannot write {output}: {exc.strerror or exc}") from None
-    try:
-        onnx.save(proto, str(temp))
-        if options.verify:
-            inputs = verify.check_inputs(multiple)
-            references = verify.torch_outputs(model, inputs)
-            check_file = verify.verify_fp16 if options.fp16 else verify.verify_fp32
-            result = check_file(temp, references, inputs)
-            sizes = ", ".join("x".join(map(str, x.shape)) for x in inputs)
-            console.info(f"  verified with onnxruntime on {sizes}: {result.describe()}")
-        else:
-            console.warn("verification skipped (--no-verify)")
-        os.replace(temp, output)
-    except OSError as exc:
-        raise ExportFailure(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        temp.unlink(missing_ok=True)

@@ -6,8 +6,6 @@ others go on.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import numpy as np
 
 from uprez.runtime import console
 from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
+from uprez.runtime.imageio import write_image
 from uprez.runtime.report import BatchReport
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -66,24 +65,6 @@ def items_from_pairs(hr_folder: Path, lr_folder: Path,
     return items, unpaired
 
 
-def save_png_atomically(image: np.ndarray, path: Path) -> None:
-    """Write a PNG through a temporary file in the same folder, so no partial file remains."""
-    import cv2
-
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise OSError(f"OpenCV could not encode a PNG for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            temp_file.write(encoded.tobytes())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: ReadFn, *,
                    scale: int, save_dir: Path | None = None,
                    report: BatchReport | None = None) -> tuple[list[ImageScores], BatchReport]:
@@ -104,7 +85,7 @@ def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: Re
                 current = item.hr_path
             scores, sr = evaluate_image(item.name, hr, upscale, scale=scale, lr=lr)
             if save_dir is not None:
-                save_png_atomically(sr, save_dir / f"{Path(item.name).stem}.png")
+                write_image(save_dir / f"{Path(item.name).stem}.png", sr)
         except ModelOutputError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import atomic
+from uprez.runtime import atomic
 
 FORMAT = "uprez-checkpoint"
 FORMAT_VERSION = 1

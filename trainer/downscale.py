@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 
 from uprez.runtime import console
+from uprez.runtime.atomic import write_bytes
 from uprez.runtime.report import BatchReport
 from uprez.runtime.resize import imresize, mod_crop
 
-from .atomic import write_bytes
 from .images import IMAGE_SUFFIXES
 
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import torch
 
-from uprez.runtime import console
+from uprez.runtime import atomic, console
 
-from . import atomic
 from . import checkpoint as ckpt
 from .config import Config
 from .config_io import to_toml

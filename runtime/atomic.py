@@ -1,4 +1,4 @@
-"""Atomic file writes: a temp file in the target's folder, then os.replace."""
+"""Atomic file writes: a temp file in the target's folder, then os.replace. Shared by every part."""
 
 from __future__ import annotations
 
