@@ -2,14 +2,12 @@
 
 A failing video goes into the batch report with its reason and the next one starts. Finished
 outputs are skipped like images: a video file exists only once it is complete (it is renamed into
-place), and a folder of PNG frames gets a marker file when its last frame is written.
+place), and a folder of PNG frames is marked complete when its last frame is written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +18,8 @@ from uprez.runtime.upscaler import resize_to_outscale
 from uprez.runtime.video.codecs import resolve_encoder
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
+from uprez.runtime.video.frames_folder import finish_frames, frames_complete, start_frames
 from uprez.runtime.video.pipeline import FrameFn, upscale_video
-
-FRAMES_COMPLETE = ".uprez-complete"  # in a frames folder: every frame of the source is there
-_FRAME_FILES = "frame_[0-9]*.png"
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
 
 def output_is_complete(job: Job) -> bool:
     if job.kind == FRAMES:
-        return (job.target / FRAMES_COMPLETE).is_file()
+        return frames_complete(job.target)
     try:
         return job.target.stat().st_size > 0
     except OSError:
@@ -117,8 +113,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
     stats = VideoStats()
     frame_fn = frame_function(upscaler, options.outscale)
     for number, job in enumerate(jobs, 1):
-        complete = output_is_complete(job)
-        if complete and not options.overwrite:
+        if not options.overwrite and output_is_complete(job):
             report.add_skipped(str(job.source))
             continue
         if len(jobs) > 1:
@@ -126,8 +121,8 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
         resume = options.resume
         try:
             if job.kind == FRAMES:
-                resume = resume and not complete  # --overwrite of finished frames redoes them
-                _prepare_frames_folder(job.target, fresh=not resume)
+                resume = start_frames(job.target, job.source, options.fingerprint,
+                                      resume=resume)
             else:
                 job.target.parent.mkdir(parents=True, exist_ok=True)
             result = upscale_video(
@@ -137,7 +132,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
                 frames_dir=job.target if job.kind == FRAMES else None, resume=resume,
                 fingerprint=options.fingerprint)
             if job.kind == FRAMES:
-                _mark_frames_complete(job, result.frames)
+                finish_frames(job.target, result.frames)
         except VideoError as exc:
             _fail(report, job, _without_path(str(exc), job.source))
             continue
@@ -152,22 +147,6 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
         stats.frames += result.upscaled
         stats.seconds += result.seconds
     return stats
-
-
-def _prepare_frames_folder(folder: Path, *, fresh: bool) -> None:
-    """Unmark the folder while it changes; a fresh start also drops the frames of an earlier
-    run, which could be more than this source has."""
-    (folder / FRAMES_COMPLETE).unlink(missing_ok=True)
-    if fresh and folder.is_dir():
-        for old in folder.glob(_FRAME_FILES):
-            old.unlink()
-
-
-def _mark_frames_complete(job: Job, frames: int) -> None:
-    marker = job.target / FRAMES_COMPLETE
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(json.dumps({"source": str(job.source), "frames": frames}) + "\n")
-    os.replace(tmp, marker)
 
 
 def _fail(report: BatchReport, job: Job, reason: str) -> None:

@@ -1,6 +1,5 @@
 """`sr-run` on videos, and on folders that mix images and videos: real clips, real ONNX model."""
 
-import os
 import shutil
 import signal
 import subprocess
@@ -102,18 +101,6 @@ def test_frames_dir_gets_the_models_frames_as_pngs_and_images_still_go_to_output
     assert again.exit_code == 0 and "2 skipped" in again.stdout
 
 
-def test_an_interrupted_frames_folder_is_not_taken_as_finished(tmp_path, clips, model):
-    frames = tmp_path / "frames"
-    args = [clips["moving"], "--frames-dir", frames, "-m", model, "--device", "cpu"]
-    assert sr_run(*args).exit_code == 0
-    (frames / "moving" / "frame_000006.png").unlink()
-    (frames / "moving" / ".uprez-complete").unlink()  # as a run stopped at frame 5 leaves it
-    result = sr_run(*args, "--resume")
-    assert result.exit_code == 0 and "1 done" in result.stdout, result.output
-    assert "resuming at frame 5" in result.stderr
-    assert len(list((frames / "moving").glob("*.png"))) == 6
-
-
 def test_finished_videos_are_skipped_unless_overwrite(tmp_path, clips, model):
     out = tmp_path / "out"
     args = [clips["clip"], "-o", out, "-m", model, "--device", "cpu"]
@@ -191,11 +178,38 @@ def test_ctrl_c_leaves_no_half_video_and_resume_finishes_it(tmp_path, long_clip,
         assert hidden(out) == []
         return
     assert first_segment.is_file()
-    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert rerun.returncode == 0, rerun.stderr
+    rerun = sr_run(*command[3:])
+    assert rerun.exit_code == 0, rerun.output
     assert "resuming at frame 500" in rerun.stderr
     timebase, pts, _ = packet_times(out / "long.mp4")
     step = Fraction(1001, 30000) / Fraction(timebase)
     assert pts == [round(i * step) for i in range(1000)]
     assert hidden(out) == []
+
+
+@pytest.mark.parametrize("rerun_args, resumed", [([], True), (["--outscale", "1.5"], False)])
+def test_an_interrupted_frames_folder_resumes_only_with_the_same_settings(
+        tmp_path, long_clip, model, rerun_args, resumed):
+    frames = tmp_path / "frames"
+    command = [sys.executable, "-c", "from uprez.runtime.cli import main; main()", str(long_clip),
+               "--frames-dir", str(frames), "-m", str(model), "--device", "cpu", "--resume"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (frames / "long" / "frame_000050.png").exists():
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    done = len(list((frames / "long").glob("*.png")))
+    assert 50 <= done < 1000
+    # an interrupted folder is no finished output: a plain re-run does not skip it
+    rerun = sr_run(*command[3:], *rerun_args)
+    assert rerun.exit_code == 0 and "1 done" in rerun.stdout, rerun.output
+    assert (f"resuming at frame {done}" in rerun.stderr) == resumed
+    assert ("starting over" in rerun.stderr) != resumed
+    written = sorted((frames / "long").glob("*.png"))
+    assert len(written) == 1000
+    size = (64, 48) if resumed else (48, 36)
+    assert {cv2.imread(str(p)).shape[1::-1] for p in written[::97] + written[-1:]} == {size}
+    again = sr_run(*command[3:], *rerun_args)
+    assert again.exit_code == 0 and "1 skipped" in again.stdout, again.output
