@@ -79,7 +79,9 @@ class DeviceType(click.ParamType):
               help="auto uses CUDA when it can load, else CPU (and says why).")
 @click.option("-r", "--recursive", is_flag=True, help="Also take images and videos in subfolders.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="auto",
-              show_default=True, help="Output format; auto keeps each input's format.")
+              show_default=True,
+              help="Image output format; auto keeps each input's format. Videos keep their "
+                   "container.")
 @click.option("--quality", type=click.IntRange(1, 100),
               help="JPEG/WebP quality [default: 95].")
 @click.option("--suffix", default="", metavar="TEXT",
