@@ -10,6 +10,11 @@ from pathlib import Path
 from uprez.runtime.imageio import IMAGE_SUFFIXES, is_temp_file
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
+# the video layer's list, repeated here so that planning never imports the video code
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+
+IMAGE, VIDEO, FRAMES = "image", "video", "frames"  # Job.kind: image file, video file, PNG folder
 
 
 class PlanError(ValueError):
@@ -25,18 +30,26 @@ class Found:
 @dataclass(frozen=True)
 class Job:
     source: Path
-    target: Path
+    target: Path  # a file, or for FRAMES the folder that receives the PNG frames
+    kind: str = IMAGE
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def find_inputs(inputs: list[str], *, recursive: bool = False,
                 suffixes: frozenset[str] = IMAGE_SUFFIXES,
-                exclude: Path | None = None) -> list[Found]:
+                exclude: Path | tuple[Path, ...] | None = None) -> list[Found]:
     """Files named, files in folders (--recursive: and below), files matching globs.
 
     A file named explicitly is taken whatever its suffix (reading it says what is wrong);
-    folders and globs yield files with an image suffix only. `exclude` (the output folder)
+    folders and globs yield files with one of `suffixes` only. `exclude` (the output folders)
     is never searched, so re-runs do not upscale their own results.
     """
+    if isinstance(exclude, Path):
+        exclude = (exclude,)
+    exclude = tuple(exclude or ())
     found: list[Found] = []
     for spec in inputs:
         path = Path(spec)
@@ -54,22 +67,23 @@ def find_inputs(inputs: list[str], *, recursive: bool = False,
     return list(unique.values())
 
 
-def _in_folder(folder: Path, recursive: bool, suffixes, exclude: Path | None) -> list[Found]:
+def _in_folder(folder: Path, recursive: bool, suffixes, exclude: tuple[Path, ...]
+               ) -> list[Found]:
     files = []
     for root, dirs, names in os.walk(folder):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not _same(here / d, exclude)) if recursive else []
+                         and not any(_same(here / d, e) for e in exclude)) if recursive else []
         files += [here / n for n in sorted(names) if _wanted(n, suffixes)]
     return [Found(f, f.relative_to(folder)) for f in files]
 
 
-def _in_glob(pattern: str, recursive: bool, suffixes, exclude: Path | None) -> list[Found]:
+def _in_glob(pattern: str, recursive: bool, suffixes, exclude: tuple[Path, ...]
+             ) -> list[Found]:
     base = _glob_base(pattern)
     matches = sorted(glob.glob(pattern, recursive=recursive))
     files = [Path(m) for m in matches if Path(m).is_file() and _wanted(Path(m).name, suffixes)]
-    if exclude is not None:
-        files = [f for f in files if not _inside(f, exclude)]
+    files = [f for f in files if not any(_inside(f, e) for e in exclude)]
     return [Found(f, f.relative_to(base) if _inside(f, base) else Path(f.name)) for f in files]
 
 
@@ -89,8 +103,8 @@ def _wanted(name: str, suffixes) -> bool:
             and not is_temp_file(name))
 
 
-def _same(a: Path, b: Path | None) -> bool:
-    return b is not None and a.resolve() == b.resolve()
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -102,23 +116,39 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: str = "",
-              output_is_file: bool = False) -> list[Job]:
-    """Target path for each input; refuses outputs that would overwrite an input or collide."""
+              output_is_file: bool = False, frames_dir: Path | None = None) -> list[Job]:
+    """Target path for each input; refuses outputs that would overwrite an input or collide.
+
+    Videos keep their container (--format is for images); with `frames_dir` they become
+    folders of PNG frames below it, mirroring the input tree like the other outputs.
+    """
     if fmt not in OUTPUT_FORMATS:
         raise PlanError(f"unknown format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}")
     if output_is_file:
         if len(found) != 1:
             raise PlanError(f"--output {output} is a file name, but there are {len(found)} inputs; "
                             "give a folder")
-        jobs = [Job(found[0].source, output)]
+        source = found[0].source
+        if is_video(source) != is_video(output):
+            wanted = "a video file name (.mp4, .mkv, ...)" if is_video(source) else \
+                "an image file name"
+            raise PlanError(f"--output {output} does not fit {source}: give {wanted} or a folder")
+        jobs = [Job(source, output, VIDEO if is_video(source) else IMAGE)]
     else:
         jobs = []
         for item in found:
+            stem = item.relative.stem + suffix
+            if is_video(item.source):
+                if frames_dir is not None:
+                    jobs.append(Job(item.source, frames_dir / item.relative.parent / stem, FRAMES))
+                else:
+                    target = output / item.relative.parent / (stem + item.source.suffix)
+                    jobs.append(Job(item.source, target, VIDEO))
+                continue
             ext = item.source.suffix if fmt == "auto" else "." + fmt
             if fmt == "auto" and ext.lower() not in IMAGE_SUFFIXES:
                 ext = ".png"  # an explicitly named file with an odd suffix
-            name = item.relative.stem + suffix + ext
-            jobs.append(Job(item.source, output / item.relative.parent / name))
+            jobs.append(Job(item.source, output / item.relative.parent / (stem + ext)))
     if suffix and not output_is_file:
         # Writing beside the inputs with a suffix: files that are the target of another input
         # are results of an earlier run, not new inputs (or they would get suffixed again).
@@ -133,7 +163,8 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
                             "(inputs are never overwritten); choose another --output folder "
                             "or a --suffix")
         if target in seen:
+            hint = "rename one of them" if job.kind != IMAGE else "use --format auto or a --suffix"
             raise PlanError(f"{seen[target]} and {job.source} would both be written to "
-                            f"{job.target}; use --format auto or a --suffix")
+                            f"{job.target}; {hint}")
         seen[target] = job.source
     return jobs

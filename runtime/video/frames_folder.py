@@ -1,0 +1,65 @@
+"""What a `--frames-dir` folder of PNG frames holds: which run made it and whether it is whole.
+
+A hidden state file records the source and the fingerprint of the frames (model, tiling), and
+`complete` once the last frame is written. So a finished folder is skipped like any output, an
+interrupted one is taken up again by `--resume`, and frames of another run are never mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from uprez.runtime import console
+
+STATE_FILE = ".uprez-frames.json"
+_FRAME_FILES = "frame_[0-9]*.png"
+
+
+def frames_complete(folder: Path) -> bool:
+    return _read_state(folder).get("complete") is True
+
+
+def start_frames(folder: Path, source: Path, fingerprint: str, *, resume: bool) -> bool:
+    """Get `folder` ready for the frames of `source`; True when the PNGs already there are
+    kept for `--resume`. A finished folder (redone with --overwrite), frames from another run,
+    or no --resume: the old frames go, since a shorter source would leave some of them behind."""
+    key = _key(source, fingerprint)
+    state = _read_state(folder)
+    keep = resume and state.get("key") == key and state.get("complete") is False
+    old = sorted(folder.glob(_FRAME_FILES)) if folder.is_dir() else []
+    if not keep:
+        if resume and old and not state.get("complete"):
+            console.info(f"{source.name}: the frames in {folder} were made with other settings "
+                         f"or another source; starting over")
+        for path in old:
+            path.unlink()
+    _write_state(folder, {"key": key, "complete": False})
+    return keep
+
+
+def finish_frames(folder: Path, frames: int) -> None:
+    state = _read_state(folder)
+    _write_state(folder, {**state, "complete": True, "frames": frames})
+
+
+def _key(source: Path, fingerprint: str) -> dict:
+    stat = source.stat()
+    return {"source": str(source.resolve()), "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns, "frames_from": fingerprint}
+
+
+def _read_state(folder: Path) -> dict:
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(folder: Path, state: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, folder / STATE_FILE)
