@@ -13,7 +13,6 @@ from uprez.runtime.discover import (
     find_inputs,
     plan_jobs,
 )
-from uprez.runtime.video import VIDEO_EXTENSIONS
 
 
 @pytest.fixture
@@ -29,11 +28,6 @@ def plan(tree, **kwargs):
     found = find_inputs([str(tree)], recursive=True, suffixes=MEDIA_SUFFIXES)
     return sorted((str(j.source.relative_to(tree)), str(j.target), j.kind)
                   for j in plan_jobs(found, Path("out"), **kwargs))
-
-
-def test_planning_knows_the_same_video_suffixes_as_the_video_layer():
-    assert MEDIA_SUFFIXES - {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"} == \
-        set(VIDEO_EXTENSIONS)
 
 
 def test_videos_keep_their_container_whatever_the_image_format(tree):
