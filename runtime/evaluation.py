@@ -92,11 +92,11 @@ def match_pair(hr: np.ndarray, lr: np.ndarray, scale: int) -> tuple[np.ndarray, 
     return hr[:target[0], :target[1]], lr
 
 
-def score(sr: np.ndarray, hr: np.ndarray, *, scale: int) -> Scores:
+def score(sr: np.ndarray, hr: np.ndarray, *, scale: int, channel_order: str = "BGR") -> Scores:
     """Y-PSNR, Y-SSIM and RGB-PSNR of an SR image against HR, `scale` pixels cropped per edge."""
     return Scores(
-        psnr_y=psnr_y(sr, hr, border=scale, channel_order="BGR"),
-        ssim_y=ssim_y(sr, hr, border=scale, channel_order="BGR"),
+        psnr_y=psnr_y(sr, hr, border=scale, channel_order=channel_order),
+        ssim_y=ssim_y(sr, hr, border=scale, channel_order=channel_order),
         psnr_rgb=psnr_rgb(sr, hr, border=scale),
     )
 

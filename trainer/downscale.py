@@ -16,7 +16,7 @@ from uprez.runtime.atomic import write_bytes
 from uprez.runtime.report import BatchReport
 from uprez.runtime.resize import imresize, mod_crop
 
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, list_images
 
 
 def downscale_file(source: Path, target: Path, scale: int) -> None:
@@ -64,9 +64,9 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
     console.set_quiet(quiet)
     if output_dir.resolve() == input_dir.resolve():
         raise click.UsageError("--output must differ from --input (inputs are never overwritten)")
-    sources = sorted(p for p in input_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    sources = list_images(input_dir)
     if not sources:
-        raise click.UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {input_dir}")
+        raise click.UsageError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {input_dir}")
     stems = [p.stem for p in sources]
     clashes = sorted({s for s in stems if stems.count(s) > 1})
     if clashes:

@@ -14,8 +14,7 @@ import cv2
 import numpy as np
 
 from uprez.runtime import atomic
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from uprez.runtime.imageio import IMAGE_SUFFIXES
 
 
 class ImageError(ValueError):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from uprez.runtime import metrics
+from uprez.runtime.evaluation import score
 from uprez.runtime.resize import imresize, mod_crop
 
 from .images import ImageError, Rejected, list_images, read_rgb, write_rgb
@@ -45,11 +45,7 @@ def load_val_images(folder: str, scale: int, center_crop: int = 0) -> tuple[list
 
 
 def scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
-    return {
-        "psnr_y": metrics.psnr_y(sr, hr, border=scale, channel_order="RGB"),
-        "ssim_y": metrics.ssim_y(sr, hr, border=scale, channel_order="RGB"),
-        "psnr_rgb": metrics.psnr_rgb(sr, hr, border=scale),
-    }
+    return asdict(score(sr, hr, scale=scale, channel_order="RGB"))
 
 
 def bicubic_scores(images: list[ValImage], scale: int) -> dict[str, float]:
