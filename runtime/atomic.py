@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+
+TEMP_SUFFIX = ".uprez-tmp"
+
+
+def is_temp_file(path: str | os.PathLike) -> bool:
+    """A temp file of an unfinished atomic write (never an input, never a finished output)."""
+    return Path(path).name.endswith(TEMP_SUFFIX)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces `path`, on failure it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # created with 0o666 so the umask sets the permissions as open() would; changing the umask
+    # instead would race with other threads creating files
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException:  # Ctrl-C mid-write included: leave no partial file behind
+        tmp.unlink(missing_ok=True)
         raise
 
 

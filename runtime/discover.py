@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from uprez.runtime.imageio import IMAGE_SUFFIXES, is_temp_file
+from uprez.runtime.atomic import is_temp_file
+from uprez.runtime.imageio import IMAGE_SUFFIXES
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
 # the video layer's list, repeated here so that planning never imports the video code

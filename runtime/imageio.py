@@ -8,11 +8,11 @@ file that exists is always complete.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
+from uprez.runtime import atomic
 from uprez.runtime.exif import apply_orientation, exif_orientation
 
 # suffix -> format name; the formats sr-run reads and writes
@@ -37,7 +37,6 @@ _MAGIC = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
-_TEMP_SUFFIX = ".uprez-tmp"
 
 
 class ImageReadError(Exception):
@@ -136,30 +135,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageWriteError(path, f"cannot create folder: {exc.strerror or exc}") from None
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{_TEMP_SUFFIX}")
     try:
-        # os.open with 0o666 lets the umask set the final file's permissions, as open() would
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
+        atomic.write_bytes(path, data)
     except OSError as exc:
-        _remove_quietly(temp)
         raise ImageWriteError(path, exc.strerror or str(exc)) from None
-    except BaseException:  # Ctrl-C mid-write: leave no partial file behind
-        _remove_quietly(temp)
-        raise
-
-
-def is_temp_file(path: str | os.PathLike) -> bool:
-    return Path(path).name.endswith(_TEMP_SUFFIX)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
 
 
 def _jpeg_truncated(data: bytes) -> bool:
