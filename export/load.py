@@ -7,7 +7,6 @@ its extension, so a misnamed file still gets a precise message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
@@ -15,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uprez.runtime import console
+from uprez.runtime.metadata import file_sha256
+from uprez.trainer.checkpoint import FORMAT as UPREZ_FORMAT
+from uprez.trainer.checkpoint import FORMAT_VERSION as UPREZ_FORMAT_VERSION
 
 from .errors import CheckpointError
 
-UPREZ_FORMAT = "uprez-checkpoint"
-UPREZ_FORMAT_VERSION = 1
 # Wrapper keys other tools put around the weights, most specific first (BasicSR, Lightning, ...).
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
 MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
@@ -35,14 +35,6 @@ class LoadedCheckpoint:
     weights: str  # which weights were taken, e.g. "params_ema (EMA)"
     arch: str | None = None  # set by self-describing (uprez) checkpoints
     hparams: dict | None = None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_checkpoint(path: str | Path, *, prefer_ema: bool = True) -> LoadedCheckpoint:

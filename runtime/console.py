@@ -19,17 +19,33 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
-def info(message: str) -> None:
-    if not _quiet:
+def _echo(message: str) -> None:
+    """Print to stderr without tearing a progress bar that is being drawn there."""
+    tqdm_module = sys.modules.get("tqdm")  # a bar exists only if tqdm was imported
+    if tqdm_module is None:
+        click.echo(message, err=True)
+        return
+    with tqdm_module.tqdm.external_write_mode(file=sys.stderr):
         click.echo(message, err=True)
 
 
+def info(message: str) -> None:
+    if not _quiet:
+        _echo(message)
+
+
 def warn(message: str) -> None:
-    click.echo(click.style("warning: ", fg="yellow") + message, err=True)
+    _echo(click.style("warning: ", fg="yellow") + message)
 
 
 def error(message: str) -> None:
-    click.echo(click.style("error: ", fg="red") + message, err=True)
+    _echo(click.style("error: ", fg="red") + message)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (or its type), for one-line reports."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
 
 
 def result(message: str) -> None:

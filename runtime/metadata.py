@@ -7,6 +7,7 @@ once; `uprez.export` imports them from this module.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -130,3 +131,12 @@ class ModelInfo:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes (the source checkpoint's SOURCE_SHA256, a model's identity)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

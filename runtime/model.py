@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uprez.runtime import console
 from uprez.runtime.metadata import MetadataError, ModelInfo
 from uprez.runtime.session import ModelError, load_session
 
@@ -67,8 +68,8 @@ def _probe_scale(session, input_name: str, dtype, info: ModelInfo, fixed_size, f
     try:
         out = session.run(None, {input_name: probe})[0]
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path}: the model failed on a {height}x{width} test input: {first[:300]}") from None
+        raise ModelError(f"{path}: the model failed on a {height}x{width} test input: "
+                         f"{console.first_line(exc)}") from None
     out_shape = getattr(out, "shape", ())
     if len(out_shape) != 4 or out_shape[1] != 3 or out_shape[2] % height or out_shape[3] % width:
         raise ModelError(f"{path} is not an image upscaler: a 3x{height}x{width} input gave "

@@ -9,7 +9,6 @@ left behind.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -79,7 +78,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
 
     def fail(path, reason: str) -> None:
         report.add_failed(str(path), reason)
-        _say(console.error, f"{path}: {reason}")
+        console.error(f"{path}: {reason}")
 
     def read_all() -> None:
         try:
@@ -97,7 +96,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
                     tick()
                     continue
                 except Exception as exc:  # e.g. MemoryError on a huge image: skip, go on
-                    fail(job.source, f"cannot read: {_first_line(exc)}")
+                    fail(job.source, f"cannot read: {console.first_line(exc)}")
                     tick()
                     continue
                 if not _put(decoded, item, stop):
@@ -117,7 +116,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
             except ImageWriteError as exc:
                 fail(job.source, f"cannot write {exc.path}: {exc.reason}")
             except Exception as exc:  # a writer must never die silently with work queued
-                fail(job.source, f"cannot write {job.target}: {_first_line(exc)}")
+                fail(job.source, f"cannot write {job.target}: {console.first_line(exc)}")
             else:
                 report.add_done(str(job.source))
                 with lock:
@@ -146,7 +145,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
                 tick()
                 continue
             except Exception as exc:
-                fail(job.source, f"upscaling failed: {_first_line(exc)}")
+                fail(job.source, f"upscaling failed: {console.first_line(exc)}")
                 tick()
                 continue
             _put(encoded, (job, output, image.shape[0] * image.shape[1]), None)
@@ -214,12 +213,7 @@ def _warn_on_loss(image: np.ndarray, fmt: str | None, warned: set[str], lock) ->
             if message in warned:
                 continue
             warned.add(message)
-        _say(console.warn, message)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
+        console.warn(message)
 
 
 def _put(q: queue.Queue, item, stop: threading.Event | None) -> bool:
@@ -239,11 +233,3 @@ def _drain(q: queue.Queue) -> None:
             q.get_nowait()
     except queue.Empty:
         pass
-
-
-def _say(emit, message: str) -> None:
-    """Print a line without tearing an active progress bar."""
-    from tqdm import tqdm
-
-    with tqdm.external_write_mode(file=sys.stderr):
-        emit(message)

@@ -8,10 +8,9 @@ interrupted one is taken up again by `--resume`, and frames of another run are n
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from uprez.runtime import console
+from uprez.runtime import atomic, console
 
 STATE_FILE = ".uprez-frames.json"
 _FRAME_FILES = "frame_[0-9]*.png"
@@ -60,6 +59,4 @@ def _read_state(folder: Path) -> dict:
 
 def _write_state(folder: Path, state: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, folder / STATE_FILE)
+    atomic.write_bytes(folder / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())

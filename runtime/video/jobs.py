@@ -7,12 +7,13 @@ place), and a folder of PNG frames is marked complete when its last frame is wri
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from uprez.runtime import console
 from uprez.runtime.discover import FRAMES, VIDEO, Job
+from uprez.runtime.metadata import file_sha256
+from uprez.runtime.pipeline import target_is_complete
 from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import resize_to_outscale
 from uprez.runtime.video.codecs import resolve_encoder
@@ -52,12 +53,8 @@ def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None) -> 
     `tile` is the setting as given: "auto" picks a size from the free memory of the moment, and
     tiles of any size give the same frames (up to the rounding of blended overlaps), so a resumed
     run must not start over only because memory was freer."""
-    digest = hashlib.sha256()
-    with open(upscaler.model_path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     name = upscaler.info.name or Path(upscaler.model_path).name
-    return (f"model {name} sha256:{digest.hexdigest()}; tile {tile}; "
+    return (f"model {name} sha256:{file_sha256(upscaler.model_path)}; tile {tile}; "
             f"tile-pad {upscaler.tile_pad}; outscale {outscale}")
 
 
@@ -98,12 +95,7 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
 
 
 def output_is_complete(job: Job) -> bool:
-    if job.kind == FRAMES:
-        return frames_complete(job.target)
-    try:
-        return job.target.stat().st_size > 0
-    except OSError:
-        return False
+    return frames_complete(job.target) if job.kind == FRAMES else target_is_complete(job)
 
 
 def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
@@ -140,7 +132,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
             _fail(report, job, "out of memory; try a smaller --tile")
             continue
         except Exception as exc:  # one video's failure must not end the batch
-            _fail(report, job, f"upscaling failed: {_first_line(exc)}")
+            _fail(report, job, f"upscaling failed: {console.first_line(exc)}")
             continue
         report.add_done(str(job.source))
         stats.videos += 1
@@ -158,8 +150,3 @@ def _without_path(message: str, source: Path) -> str:
     """The report names the file already; the video layer's messages may start with it too."""
     prefix = f"{source}: "
     return message[len(prefix):] if message.startswith(prefix) else message
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__

@@ -8,11 +8,11 @@ that shapes the frames, so segments from a different run are never mixed in.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from uprez.runtime import atomic
 from uprez.runtime.video.encode import SEGMENT_FORMAT
 
 MANIFEST = "manifest.json"
@@ -85,9 +85,8 @@ class WorkFolder:
         self._write(manifest)
 
     def _write(self, manifest: dict) -> None:
-        tmp = self.root / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        os.replace(tmp, self.root / MANIFEST)
+        atomic.write_bytes(self.root / MANIFEST,
+                           json.dumps(manifest, indent=1, sort_keys=True).encode())
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
