@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from uprez.runtime import console
+from uprez.runtime.report import EXIT_USAGE
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
 ALPHA_MODES = ("model", "bicubic")
@@ -19,7 +20,7 @@ EXIT_INTERRUPTED = 130
 class UsageProblem(click.ClickException):
     """A one-line error with the usage exit code (2), without click's usage banner."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class TileType(click.ParamType):

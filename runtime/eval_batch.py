@@ -14,10 +14,8 @@ import numpy as np
 
 from uprez.runtime import console
 from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
-from uprez.runtime.imageio import write_image
+from uprez.runtime.imageio import IMAGE_SUFFIXES, write_image
 from uprez.runtime.report import BatchReport
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 ReadFn = Callable[[Path], np.ndarray]
 
@@ -35,7 +33,7 @@ def list_images(folder: Path) -> list[Path]:
     """Image files directly in `folder` (not its subfolders), by name; hidden files left out."""
     return sorted(path for path in folder.iterdir()
                   if path.is_file() and not path.name.startswith(".")
-                  and path.suffix.lower() in IMAGE_EXTENSIONS)
+                  and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def items_from_hr_folder(folder: Path) -> list[EvalItem]:

@@ -7,19 +7,9 @@ from pathlib import Path
 
 import click
 
+from uprez.runtime.cli import DeviceType, TileType
+
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
-
-
-def _parse_tile(_ctx, _param, value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        tile = int(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a size in pixels, 0 or 'auto', not {value!r}") from None
-    if tile < 0:
-        raise click.BadParameter("the tile size cannot be negative")
-    return tile
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,9 +31,9 @@ def _parse_tile(_ctx, _param, value: str) -> int | str:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--markdown", "as_markdown", is_flag=True,
               help="Print the results as a Markdown table on stdout.")
-@click.option("--device", default="auto", show_default=True,
+@click.option("--device", type=DeviceType(), default="auto", show_default=True,
               help="auto, cpu, cuda, cuda:N or tensorrt (as sr-run).")
-@click.option("--tile", default="0", show_default=True, callback=_parse_tile,
+@click.option("--tile", type=TileType(), default="0", show_default=True,
               help="Tile size for inference, 0 = whole image (as the papers), 'auto' = from "
                    "free memory. Tiles change results by at most a grey level.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 # Custom metadata map keys. Values are strings; JSON where structured.
 SCALE = "uprez.scale"  # int: output size = input size * scale
@@ -128,9 +128,6 @@ class ModelInfo:
         if kwargs.get("scale") is not None and kwargs["scale"] < 1:
             raise MetadataError(f"{SCALE} must be a positive integer, not {kwargs['scale']}")
         return cls(**kwargs)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def file_sha256(path) -> str:

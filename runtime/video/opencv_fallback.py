@@ -117,8 +117,6 @@ def upscale_with_opencv(src: Path, dst: Path | None, frame_fn: Callable, *, batc
         output = Path(frames_dir)
         source.skip(sink.start_frame)
     else:
-        if dst is None:
-            raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
         if resume:
             console.warn("--resume needs ffmpeg; starting from the first frame")
         if dst.suffix.lower() not in _FOURCC:

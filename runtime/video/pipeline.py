@@ -42,6 +42,12 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
     src = Path(src)
     if batch < 1 or segment_frames < 1:
         raise VideoError("batch and segment_frames must be at least 1")
+    if frames_dir is None:
+        if dst is None:
+            raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
+        dst = Path(dst)
+        if dst.resolve() == src.resolve():
+            raise VideoError(f"{src}: the output would overwrite the input")
     ffmpeg = find_ffmpeg()
     if ffmpeg is None:
         from uprez.runtime.video.opencv_fallback import upscale_with_opencv
@@ -62,11 +68,6 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
         frames = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
         output = Path(frames_dir)
     else:
-        if dst is None:
-            raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
-        dst = Path(dst)
-        if dst.resolve() == src.resolve():
-            raise VideoError(f"{src}: the output would overwrite the input")
         frames = _encode_video(ffmpeg, src, dst, info, colors, frame_fn, batch=batch,
                                codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
                                resume=resume, progress=progress, segment_frames=segment_frames,
