@@ -13,6 +13,7 @@ import numpy as np
 
 from uprez.runtime import console
 from uprez.runtime.atomic import write_bytes
+from uprez.runtime.exif import apply_orientation, exif_orientation
 from uprez.runtime.report import BatchReport
 from uprez.runtime.resize import imresize, mod_crop
 
@@ -24,9 +25,13 @@ def downscale_file(source: Path, target: Path, scale: int) -> None:
 
     Bit depth (8/16), grey/colour and alpha are kept; the result is written atomically.
     """
-    image = cv2.imdecode(np.fromfile(str(source), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    data = np.fromfile(str(source), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ValueError("not a readable image")
+    # IMREAD_UNCHANGED ignores EXIF orientation; apply it as sr-train, sr-eval and sr-run do,
+    # or the LR of a rotated photo would not pair with its HR
+    image = apply_orientation(image, exif_orientation(data.tobytes()))
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"unsupported pixel type {image.dtype} (8- or 16-bit images only)")
     cropped = mod_crop(image, scale)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from click.testing import CliRunner
 
+from tests.runtime.test_imageio import with_jpeg_exif
 from uprez.runtime.resize import imresize, mod_crop
 from uprez.trainer.downscale import main
 
@@ -58,3 +59,18 @@ def test_sr_downscale_runs_without_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "lr" / "img0.png").exists()
+
+
+def test_exif_rotated_photo_is_downscaled_upright_like_the_trainer_reads_it(tmp_path):
+    from uprez.trainer.images import read_rgb
+
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir()
+    landscape = np.random.default_rng(0).integers(0, 256, (16, 32, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", landscape, [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes()
+    (hr_dir / "rotated.jpg").write_bytes(with_jpeg_exif(jpeg, 6))  # 6: rotate 90 degrees clockwise
+    result = CliRunner().invoke(main, ["-i", str(hr_dir), "-o", str(lr_dir), "-s", "4"])
+    assert result.exit_code == 0, result.output
+    upright = read_rgb(hr_dir / "rotated.jpg")
+    assert upright.shape[:2] == (32, 16)
+    assert cv2.imread(str(lr_dir / "rotated.png")).shape[:2] == (8, 4)
