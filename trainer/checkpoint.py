@@ -30,13 +30,23 @@ def save_atomic(obj: dict, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def load(path: Path) -> dict:
+def load_dict(path: Path, error: type[Exception], cannot: str, not_dict: str) -> dict:
+    """torch.load a dict without executing pickled code; failures raise `error` with the message
+    `cannot` (plus the reason) or `not_dict`."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"cannot load checkpoint {path}: {exc}") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a uprez checkpoint")
+        raise error(f"{cannot}: {exc}") from None
+    if not isinstance(state, dict):
+        raise error(not_dict)
+    return state
+
+
+def load(path: Path) -> dict:
+    not_ours = f"{path} is not a uprez checkpoint"
+    checkpoint = load_dict(path, CheckpointError, f"cannot load checkpoint {path}", not_ours)
+    if checkpoint.get("format") != FORMAT:
+        raise CheckpointError(not_ours)
     if checkpoint.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{path} has format version {checkpoint['format_version']}; "
                               f"this uprez reads up to {FORMAT_VERSION}: upgrade uprez")

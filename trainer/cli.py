@@ -88,7 +88,7 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
             raise click.UsageError("use either --data or --lr/--hr, not both")
         if bool(lr_dir) != bool(hr_dir):
             raise click.UsageError("--lr and --hr go together")
-        settings = [f"{key}={_toml_literal(value)}" for key, value in cli_values.items() if value is not None]
+        settings = [f"{key}={config_io.toml_value(str(value) if isinstance(value, Path) else value)}" for key, value in cli_values.items() if value is not None]
         config = config_io.apply_overrides(config, settings + list(overrides))
         config_io.validate(config)
     except config_io.ConfigError as exc:
@@ -127,14 +127,6 @@ def _resolve_config(preset: str | None, config_file: Path | None, output: Path, 
         return config_io.load_toml(Config(), config_file)
     config = config_io.load_toml(Config(), preset_path(preset or DEFAULT_PRESET))
     return config_io.load_toml(config, config_file) if config_file else config
-
-
-def _toml_literal(value: object) -> str:
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(value)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -193,15 +193,12 @@ def to_dict(config: Config) -> dict:
     return dataclasses.asdict(config)
 
 
-def from_dict(tables: dict) -> Config:
-    return _merge(Config(), tables, "saved config")
-
-
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A TOML literal for a config value (JSON-quoted strings, so any character survives)."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -213,5 +210,5 @@ def to_toml(config: Config) -> str:
     lines = ["# uprez sr-train resolved config: sr-train --config this_file reproduces the run"]
     for section, table in to_dict(config).items():
         lines += ["", f"[{section}]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
     return "\n".join(lines) + "\n"

@@ -89,10 +89,6 @@ class ImageStore:
     def __len__(self) -> int:
         return len(self.paths)
 
-    @property
-    def all_cached(self) -> bool:
-        return all(image is not None for image in self._cached)
-
     def get(self, index: int) -> np.ndarray:
         image = self._cached[index]
         return image if image is not None else read_rgb(self.paths[index])

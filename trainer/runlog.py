@@ -7,10 +7,13 @@ Records are appended, so a resumed run continues the same files; records past th
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+
+from uprez.runtime import atomic
 
 from .images import write_rgb
 from .plot import line_chart
@@ -34,13 +37,13 @@ class RunLog:
             self.csv.unlink()
 
     def _rewrite(self) -> None:
-        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in self.records), encoding="utf-8")
-        with self.csv.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(VAL_COLUMNS)
-            for record in self.records:
-                if record["kind"] == "val":
-                    writer.writerow([record.get(c, "") for c in VAL_COLUMNS])
+        # atomic: a Ctrl-C here must not truncate the run's whole history
+        atomic.write_bytes(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.records).encode())
+        table = io.StringIO(newline="")
+        writer = csv.writer(table)
+        writer.writerow(VAL_COLUMNS)
+        writer.writerows(_val_row(r) for r in self.records if r["kind"] == "val")
+        atomic.write_bytes(self.csv, table.getvalue().encode())
 
     def append(self, record: dict) -> None:
         """Add a record ({"kind": "train" | "val", "phase", "step", ...}) to the files."""
@@ -53,7 +56,7 @@ class RunLog:
                 writer = csv.writer(f)
                 if new:
                     writer.writerow(VAL_COLUMNS)
-                writer.writerow([record.get(c, "") for c in VAL_COLUMNS])
+                writer.writerow(_val_row(record))
 
     def plot(self) -> None:
         """progress.png: training losses (log scale) above validation Y-PSNR, per phase."""
@@ -77,3 +80,7 @@ def _after(record: dict, resume_at: tuple[str, int]) -> bool:
     phase, step = resume_at
     key = (order.index(record["phase"]), record["step"])
     return key > (order.index(phase), step)
+
+
+def _val_row(record: dict) -> list:
+    return [record.get(c, "") for c in VAL_COLUMNS]

@@ -64,12 +64,8 @@ def load_init_weights(config: Config) -> dict | None:
     if not config.model.init:
         return None
     path = Path(config.model.init)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise TrainingError(f"model.init: cannot load {path}: {exc}") from None
-    if not isinstance(state, dict):
-        raise TrainingError(f"model.init: {path} does not hold a state dict")
+    state = ckpt.load_dict(path, TrainingError, f"model.init: cannot load {path}",
+                           f"model.init: {path} does not hold a state dict")
     if state.get("format") == ckpt.FORMAT:
         if state["arch"] != config.model.arch:
             raise TrainingError(f"model.init: {path} is a {state['arch']} generator, the config "

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checkpoint import load_dict
+
 # torchvision's VGG19 configuration "E": conv widths, "M" = 2x2 max pool
 _VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
           512, 512, 512, 512, "M")
@@ -112,12 +114,8 @@ def load_vgg19(layers: list[str], weights: str = "", *, allow_download: bool = T
                 raise VGGWeightsError(_how_to_supply(path, f"the download failed: {exc}")) from None
             model.load_torchvision_state_dict(state, WEIGHTS_URL)
             return model
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise VGGWeightsError(f"cannot load VGG19 weights from {path}: {exc}") from None
-    if not isinstance(state, dict):
-        raise VGGWeightsError(f"{path} does not hold a state dict")
+    state = load_dict(path, VGGWeightsError, f"cannot load VGG19 weights from {path}",
+                      f"{path} does not hold a state dict")
     model.load_torchvision_state_dict(state, str(path))
     return model
 
