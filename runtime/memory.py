@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
+from uprez.runtime.session import CPU
+
 
 def free_memory(provider: str, device_id: int = 0) -> int | None:
     """Bytes free for the provider's device (GPU memory or RAM); None when unknown."""
-    if provider != "CPUExecutionProvider":
+    if provider != CPU:
         return _free_gpu_memory(device_id)
     return _free_ram()
 

@@ -54,7 +54,7 @@ def parse_device(device: str) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
-def load_session(model_path: Path, device: str, *, fp16_ok: bool = False) -> LoadedSession:
+def load_session(model_path: Path, device: str) -> LoadedSession:
     """Create an InferenceSession for the model on the device; see module docstring."""
     import onnxruntime as ort
 
@@ -63,13 +63,12 @@ def load_session(model_path: Path, device: str, *, fp16_ok: bool = False) -> Loa
         raise ModelError(f"model file not found: {model_path}")
     ort.set_default_logger_severity(_ORT_ERRORS)
     try:
-        return _load(ort, model_path, device, kind, device_id, fp16_ok)
+        return _load(ort, model_path, device, kind, device_id)
     finally:
         ort.set_default_logger_severity(_ORT_FATAL)
 
 
-def _load(ort, model_path: Path, device: str, kind: str, device_id: int,
-          fp16_ok: bool) -> LoadedSession:
+def _load(ort, model_path: Path, device: str, kind: str, device_id: int) -> LoadedSession:
     if kind == "cpu":
         return LoadedSession(_create_cpu(model_path), CPU, 0, None)
     wanted = TENSORRT if kind == "tensorrt" else CUDA
@@ -77,7 +76,7 @@ def _load(ort, model_path: Path, device: str, kind: str, device_id: int,
     if wanted not in ort.get_available_providers():
         reason = f"this onnxruntime build has no {wanted} (install onnxruntime-gpu)"
     else:
-        session, reason = _try_create(model_path, _gpu_providers(kind, device_id, fp16_ok))
+        session, reason = _try_create(model_path, _gpu_providers(kind, device_id))
         if session is not None and session.get_providers()[0] == wanted:
             return LoadedSession(session, wanted, device_id, None)
         reason = reason or f"{wanted} could not start"
@@ -88,7 +87,7 @@ def _load(ort, model_path: Path, device: str, kind: str, device_id: int,
     return LoadedSession(session, CPU, 0, reason)
 
 
-def _gpu_providers(kind: str, device_id: int, fp16_ok: bool) -> list:
+def _gpu_providers(kind: str, device_id: int) -> list:
     cuda = (CUDA, {
         "device_id": device_id,
         # the default (EXHAUSTIVE) benchmarks every conv algorithm again for each new input
@@ -99,7 +98,8 @@ def _gpu_providers(kind: str, device_id: int, fp16_ok: bool) -> list:
     })
     if kind != "tensorrt":
         return [cuda, CPU]
-    tensorrt_options = {"device_id": device_id, "trt_fp16_enable": "True" if fp16_ok else "False"}
+    # fp16 stays off: a model's fp16_safe metadata is readable only once a session exists
+    tensorrt_options = {"device_id": device_id, "trt_fp16_enable": "False"}
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uprez" / "tensorrt"
     try:  # building an engine takes minutes; the cache makes it once per model and shape
         cache.mkdir(parents=True, exist_ok=True)
