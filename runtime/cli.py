@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime import console
+from uprez.runtime import console, interrupts
 from uprez.runtime.report import EXIT_USAGE
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
@@ -187,13 +187,15 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     options = RunOptions(outscale=outscale, alpha=alpha, quality=quality, overwrite=overwrite)
     video_stats = None
     try:
-        stats = run_jobs(image_jobs, upscaler, options, report) if image_jobs else None
-        if video_jobs:
-            from uprez.runtime.video.jobs import frames_fingerprint, run_video_jobs
+        with interrupts.recorded():
+            stats = run_jobs(image_jobs, upscaler, options, report) if image_jobs else None
+            if video_jobs:
+                from uprez.runtime.video.jobs import frames_fingerprint, run_video_jobs
 
-            fingerprint = frames_fingerprint(upscaler, tile=tile, outscale=outscale)
-            video_stats = run_video_jobs(video_jobs, upscaler,
-                                         replace(video_options, fingerprint=fingerprint), report)
+                fingerprint = frames_fingerprint(upscaler, tile=tile, outscale=outscale)
+                video_stats = run_video_jobs(video_jobs, upscaler,
+                                             replace(video_options, fingerprint=fingerprint), report)
+            interrupts.check()
     except KeyboardInterrupt:
         again = " with --resume" if resume else " (add --resume to keep a video's finished part)"
         console.error(f"interrupted: {report.summary()}; run the same command again{again} to "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime import console, interrupts
 from uprez.runtime.discover import Job
 from uprez.runtime.imageio import (
     HOLDS_16_BIT,
@@ -138,6 +138,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
             if item is _DONE:
                 break
             job, image = item
+            interrupts.check()
             try:
                 output = _upscale_one(upscaler, image, options, job)
             except MemoryError:

@@ -100,10 +100,13 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
         raise click.UsageError("no training data: give --data DIR (or --lr DIR --hr DIR)")
     assert isinstance(config, Config)
 
+    from uprez.runtime import interrupts
+
     from .session import run_training
 
     try:
-        run_training(config, output, resume=resume)
+        with interrupts.recorded():
+            run_training(config, output, resume=resume)
     except TrainingInterrupted as exc:
         console.error(f"{exc}; state saved, continue with: sr-train --output {output} --resume")
         sys.exit(130)

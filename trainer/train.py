@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from uprez.runtime import console
+from uprez.runtime import console, interrupts
 
 from . import checkpoint as ckpt
 from .archs import build_discriminator, build_generator
@@ -158,6 +158,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
     last_log_time, last_log_step = time.monotonic(), start
     try:
         for lr_img, hr_img in loader:
+            interrupts.check()  # a Ctrl-C that a finaliser swallowed still stops here
             if any_says(run.clock.phase_over(name), dist, device):
                 break
             lr_img = lr_img.to(device, non_blocking=True)

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime import console, interrupts
 from uprez.runtime.video.errors import VideoError
 
 END = object()  # no more items
@@ -129,6 +129,7 @@ def run_overlapped(*, name: str, frames: Iterable[np.ndarray], check_source: Cal
             taken, ended = overlap.take_batch()
             if overlap.stop.is_set():
                 break
+            interrupts.check()
             if taken:
                 outputs = _checked(frame_fn(taken), taken)
                 upscaled += len(outputs)
