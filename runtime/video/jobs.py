@@ -110,18 +110,17 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
             continue
         if len(jobs) > 1:
             console.info(f"video {number}/{len(jobs)}: {job.source}")
-        resume = options.resume
         try:
             if job.kind == FRAMES:
-                resume = start_frames(job.target, job.source, options.fingerprint,
-                                      resume=resume)
+                # frames of other settings go now, so --resume can only take up matching ones
+                start_frames(job.target, job.source, options.fingerprint, resume=options.resume)
             else:
                 job.target.parent.mkdir(parents=True, exist_ok=True)
             result = upscale_video(
                 job.source, job.target if job.kind == VIDEO else None, frame_fn,
                 batch=upscaler.batch, codec=options.codec, crf=options.crf,
                 preset=options.preset, pix_fmt=options.pix_fmt,
-                frames_dir=job.target if job.kind == FRAMES else None, resume=resume,
+                frames_dir=job.target if job.kind == FRAMES else None, resume=options.resume,
                 fingerprint=options.fingerprint)
             if job.kind == FRAMES:
                 finish_frames(job.target, result.frames)

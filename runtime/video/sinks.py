@@ -6,14 +6,13 @@ thread to unblock it; `cleanup()` runs after that thread has stopped.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime import atomic, console
 from uprez.runtime.video.codecs import EncoderSettings
 from uprez.runtime.video.color import ColorPlan
 from uprez.runtime.video.encode import SegmentEncoder, needs_even_size
@@ -101,10 +100,15 @@ class PngSink:
 
     def write(self, frame: np.ndarray) -> None:
         final = self._path(self._next)
-        tmp = final.with_name(f".{final.stem}.tmp.png")
-        if not cv2.imwrite(str(tmp), frame, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-            raise VideoError(f"cannot write {tmp}")
-        os.replace(tmp, final)
+        # encoded in memory, so a full disk is an OSError with its reason (cv2.imwrite would
+        # only say False, and libpng would print to the terminal)
+        ok, encoded = cv2.imencode(".png", frame, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise VideoError(f"cannot encode frame {self._next + 1} as PNG")
+        try:
+            atomic.write_bytes(final, encoded.tobytes())
+        except OSError as exc:
+            raise VideoError(f"cannot write {final}: {exc.strerror or exc}") from None
         self._next += 1
 
     def finish(self) -> list[Path]:
@@ -114,5 +118,9 @@ class PngSink:
         pass
 
     def cleanup(self, *, keep_finished: bool) -> None:
-        for tmp in self.folder.glob(".frame_*.tmp.png"):
-            tmp.unlink(missing_ok=True)
+        for tmp in self.folder.glob(".frame_*"):
+            if atomic.is_temp_file(tmp):  # left by a kill mid-write
+                tmp.unlink(missing_ok=True)
+        if not keep_finished:  # as a video's segments go: a failed run leaves no output
+            for index in range(self._next):
+                self._path(index).unlink(missing_ok=True)
