@@ -26,8 +26,33 @@ class CheckpointError(ValueError):
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    with atomic.atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """torch.save to a temp file, renamed over `path` when whole. A failed write (a full disk)
+    raises the OSError that says why; torch's own error would only say "unexpected pos"."""
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        sink = _KeepsWriteError(raw)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:
+            if sink.error is None:
+                raise
+            raise OSError(sink.error.errno, sink.error.strerror, str(path)) from None
+
+
+class _KeepsWriteError:
+    """A file for torch.save that remembers the OSError torch's writer turns into a RuntimeError."""
+
+    def __init__(self, raw):
+        self.raw, self.error = raw, None
+
+    def write(self, data) -> int:
+        try:
+            return self.raw.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 def load_dict(path: Path, error: type[Exception], cannot: str, not_dict: str) -> dict:

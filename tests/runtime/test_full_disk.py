@@ -1,29 +1,20 @@
 """A full disk: every failed output is named with the reason, nothing half-written is left, the
 run goes on with the rest and exits 1. Uses a real 1 MiB tmpfs, so it needs mount rights."""
 
-import subprocess
-import uuid
-
 import pytest
 from click.testing import CliRunner
 
 from tests.runtime.helpers import noise
 from tests.runtime.video_clips import make_clip
+from tests.small_disk import small_disk
 from uprez.runtime.cli import main
 from uprez.runtime.imageio import read_image, write_image
 
 
 @pytest.fixture
 def full_disk(tmp_path):
-    """A folder on a 1 MiB filesystem of its own."""
-    mountpoint = tmp_path / f"small-disk-{uuid.uuid4().hex[:6]}"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    yield mountpoint
-    subprocess.run(["umount", "-l", str(mountpoint)], check=True)
+    with small_disk(tmp_path) as disk:
+        yield disk
 
 
 def sr_run(*args):
