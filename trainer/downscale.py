@@ -92,8 +92,12 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
             downscale_file(source, target, scale)
             report.add_done(str(source))
         except (ValueError, OSError) as exc:
-            report.add_failed(str(source), str(exc))
-            console.error(f"{source}: {exc}")
+            reason = str(exc)
+            if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ..." and a temp name
+                reading = exc.filename == str(source)
+                reason = f"cannot {'read' if reading else f'write {target}'}: {exc.strerror}"
+            report.add_failed(str(source), reason)
+            console.error(f"{source}: {reason}")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for _ in console.progress(pool.map(work, todo), total=len(todo), desc=f"x{scale}", unit="img"):

@@ -43,3 +43,17 @@ def test_sr_train_on_a_full_disk_fails_in_one_line_with_how_to_resume(tmp_path):
         assert "No space left on device" in result.output and "Traceback" not in result.output
         assert f"sr-train --output {run} --resume" in result.output
         assert not [p for p in run.rglob("*") if p.name.startswith(".")]  # no temp file left
+
+
+def test_sr_downscale_names_each_output_that_does_not_fit(tmp_path):
+    from uprez.trainer.downscale import main as downscale
+
+    hr = write_images(tmp_path / "hr", [(96, 96)] * 3)
+    with small_disk(tmp_path) as disk:
+        leave_free(disk, 0)
+        result = CliRunner().invoke(downscale, ["-i", str(hr), "-o", str(disk / "lr"), "-s", "2"])
+        assert result.exit_code == 1, result.output
+        for i in range(3):
+            assert (f"{hr / f'img{i}.png'}: cannot write {disk / 'lr' / f'img{i}.png'}: "
+                    "No space left on device") in result.output
+        assert list((disk / "lr").iterdir()) == []
