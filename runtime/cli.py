@@ -106,8 +106,9 @@ class DeviceType(click.ParamType):
               help="Write each video's upscaled frames as PNGs into DIR/<name>/ instead of a "
                    "video (images still go to --output).")
 @click.option("--resume", is_flag=True,
-              help="Video: keep finished segments when a run stops (Ctrl-C, error) and continue "
-                   "from them; give it again on the re-run. Finished files are always skipped.")
+              help="Video: keep finished segments (or --frames-dir PNGs) when a run stops "
+                   "(Ctrl-C, error) and continue from them; give it again on the re-run. "
+                   "Finished files are always skipped.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary line.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
          recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
