@@ -21,6 +21,8 @@ class FrameDecoder:
 
     Every decoded frame comes out exactly once, in order, at its own size: no frame-rate
     conversion (`-fps_mode passthrough`), so the output has the same frames as the source.
+    Only a variable-rate source is read at its constant `info.fps` (frames repeated or dropped),
+    and `start` then counts those constant-rate frames.
     """
 
     def __init__(self, ffmpeg: Ffmpeg, path: str | Path, info: VideoInfo, colors: ColorPlan,
@@ -28,7 +30,8 @@ class FrameDecoder:
         self.path, self.info, self.start = Path(path), info, start
         self.dtype = np.uint16 if info.bit_depth > 8 else np.uint8
         pipe_format = "bgr48le" if self.dtype == np.uint16 else "bgr24"
-        filters = [f"trim=start_frame={start}"] if start else []
+        filters = [f"fps={info.fps.numerator}/{info.fps.denominator}"] if info.variable_rate else []
+        filters += [f"trim=start_frame={start}"] if start else []
         filters += [f"scale={colors.decode_filter()}:flags={SCALE_FLAGS}",
                     f"format={pipe_format}"]
         self._process = FfmpegProcess(ffmpeg, [

@@ -58,6 +58,11 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
                                    progress=progress,
                                    ignored_options=[k for k, v in asked.items() if v is not None])
     info = probe(ffmpeg, src)
+    if info.variable_rate:
+        console.info(f"{src.name}: variable frame rate ({float(info.average_fps):.4g} fps on "
+                     f"average); written at a constant {float(info.fps):.4g} fps so the sound "
+                     "stays in sync (frames are repeated or dropped to fit)")
+        frame_fn = reuse_repeats(frame_fn)
     colors = plan_colors(info)
     started = time.perf_counter()
     if frames_dir is not None:
@@ -146,3 +151,29 @@ def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Si
         console.warn(f"{src.name}: ffmpeg reported problems but every frame was read: "
                      f"{decoder.messages()[0]}")
     return _Counts(start + upscaled, upscaled)
+
+
+def reuse_repeats(frame_fn: FrameFn) -> FrameFn:
+    """`frame_fn` that upscales a frame equal to the one before it only once: a variable-rate
+    source read at a constant rate repeats frames, and a repeat must not cost a model run."""
+    previous: list = [None, None]  # the last input frame and its output, across batches
+
+    def upscale(frames: list[np.ndarray]) -> list[np.ndarray]:
+        if not frames:
+            return []
+        fresh, last = [], previous[0]  # indexes of frames that differ from the one before
+        for index, frame in enumerate(frames):
+            if last is None or not np.array_equal(frame, last):
+                fresh.append(index)
+            last = frame
+        upscaled = frame_fn([frames[i] for i in fresh]) if fresh else []
+        if len(upscaled) != len(fresh):
+            return upscaled  # the caller reports the count mismatch
+        by_index, results, output = dict(zip(fresh, upscaled, strict=True)), [], previous[1]
+        for index in range(len(frames)):
+            output = by_index.get(index, output)
+            results.append(output)
+        previous[:] = [frames[-1], results[-1]]
+        return results
+
+    return upscale

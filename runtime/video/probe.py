@@ -2,7 +2,12 @@
 
 `ffmpeg -i` describes the streams in words; the exact frame rate and the size of the decoded
 frames (after rotation) come from the header of a one-frame YUV4MPEG stream, and the frame count
-from copying the video packets to nowhere, which reads the file but decodes nothing.
+and timestamps from copying the video packets into a frame-checksum listing, which reads the file
+but decodes nothing.
+
+A variable-frame-rate source (phones, screen recordings) cannot keep its timing through a raw
+frame pipe, so it is read at a constant rate instead (frames repeated or dropped by ffmpeg's fps
+filter): then `fps` is that rate, `frame_count` what it yields, and the sound stays in sync.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 from uprez.runtime.video.errors import VideoError
@@ -38,6 +44,8 @@ class VideoInfo:
     color_trc: str | None
     sample_aspect: Fraction | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    variable_rate: bool = False  # then read at the constant `fps` (see the module's docstring)
+    average_fps: Fraction | None = None  # the source's own average, for messages
 
     @property
     def audio(self) -> tuple[StreamInfo, ...]:
@@ -84,15 +92,20 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     if rate_num == 0 or rate_den == 0:
         raise VideoError(f"{path}: the video stream has no frame rate")
 
-    counted = ffmpeg.run(["-v", "error", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null",
-                          "-", "-progress", "pipe:1", "-nostats"], timeout=3600)
-    frames = re.findall(r"^frame=(\d+)", counted.stdout, flags=re.M)
+    listed = ffmpeg.run(["-v", "error", "-i", path, "-map", "0:v:0", "-c", "copy",
+                         "-f", "framecrc", "-"], timeout=3600)
+    timing = packet_timing(listed.stdout)
+    fps, frame_count = Fraction(rate_num, rate_den), timing.packets
+    variable = timing.is_variable()
+    if variable:
+        fps = constant_rate_for(fps, timing.average_fps())
+        frame_count = max(1, round(timing.span * fps))
 
     duration = _DURATION.search(described)
     space, primaries, trc = _colors(details)
     return VideoInfo(
-        width=width, height=height, fps=Fraction(rate_num, rate_den),
-        frame_count=int(frames[-1]) if frames else 0,
+        width=width, height=height, fps=fps, frame_count=frame_count,
+        variable_rate=variable, average_fps=timing.average_fps() if variable else None,
         duration=(int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                   + float(duration.group(3))) if duration else None,
         pix_fmt=pix_fmt, bit_depth=bit_depth(pix_fmt),
@@ -101,6 +114,63 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
         sample_aspect=Fraction(sar_num, sar_den) if sar_num and sar_den else None,
         streams=streams,
     )
+
+
+@dataclass(frozen=True)
+class PacketTiming:
+    packets: int
+    pts: tuple[int, ...]  # presentation order; empty when some packet has none
+    time_base: Fraction
+
+    @property
+    def span(self) -> Fraction:
+        """Seconds from the first frame's start to the last frame's end (one typical step)."""
+        if len(self.pts) < 2:
+            return Fraction(0)
+        return (self.pts[-1] - self.pts[0] + self._typical_step()) * self.time_base
+
+    def average_fps(self) -> Fraction:
+        return Fraction(len(self.pts)) / self.span if self.span else Fraction(0)
+
+    def is_variable(self) -> bool:
+        """Steps between frames that differ by more than half the typical one: a rate change or
+        a gap. Rounding jitter (33/34 ms steps of 29.97 fps in a 1 ms time base) is not."""
+        if len(self.pts) < 3:
+            return False
+        typical = self._typical_step()
+        steps = (b - a for a, b in pairwise(self.pts))
+        return typical > 0 and any(abs(step - typical) * 2 > typical for step in steps)
+
+    def _typical_step(self) -> int:
+        steps = sorted(b - a for a, b in pairwise(self.pts))
+        return steps[len(steps) // 2] if steps else 0
+
+
+_NO_PTS = -(2 ** 63)
+
+
+def packet_timing(framecrc: str) -> PacketTiming:
+    """Parse `ffmpeg -f framecrc` ('#tb 0: 1/15360', then '0, dts, pts, duration, size, crc')."""
+    time_base, pts, packets = Fraction(1, 1), [], 0
+    for line in framecrc.splitlines():
+        if line.startswith("#tb 0:"):
+            time_base = Fraction(line.split(":", 1)[1].strip())
+        elif line and not line.startswith("#"):
+            packets += 1
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].strip().lstrip("-").isdigit():
+                pts.append(int(fields[2]))
+    known = len(pts) == packets and _NO_PTS not in pts
+    return PacketTiming(packets, tuple(sorted(pts)) if known else (), time_base)
+
+
+def constant_rate_for(nominal: Fraction, average: Fraction) -> Fraction:
+    """The rate a variable-rate source is read at: its nominal rate, which keeps every frame
+    (repeats cost nothing, see `reuse_repeats`), unless that is far above its average (a
+    container's 1000 fps time base); then the average, as a clean fraction."""
+    if average <= 0 or (nominal <= 120 and nominal <= 3 * average):
+        return nominal
+    return average.limit_denominator(1001)
 
 
 def _pix_fmt_and_details(line: str) -> tuple[str, list[str]]:
