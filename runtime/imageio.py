@@ -75,6 +75,17 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(path, "not an image (the content is not PNG, JPEG, WebP, BMP or TIFF)")
     if kind == "JPEG" and _jpeg_truncated(data):
         raise ImageReadError(path, "corrupt or truncated JPEG data")
+    # checked before decoding: libpng would print its own error line on the terminal, and
+    # OpenCV would quietly return only the first frame of an animation
+    if kind == "PNG":
+        chunks = _png_chunk_types(data)
+        if chunks[-1:] != [b"IEND"]:
+            raise ImageReadError(path, "corrupt or truncated PNG data (it ends before its "
+                                       "last chunk)")
+        if b"acTL" in chunks:
+            raise ImageReadError(path, f"animated PNG: {_STILLS_ONLY}")
+    if kind == "WebP" and data[12:16] == b"VP8X" and len(data) > 20 and data[20] & 0x02:
+        raise ImageReadError(path, f"animated WebP: {_STILLS_ONLY}")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -139,6 +150,25 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         atomic.write_bytes(path, data)
     except OSError as exc:
         raise ImageWriteError(path, exc.strerror or str(exc)) from None
+
+
+_STILLS_ONLY = ("sr-run upscales still images and would keep only the first frame; "
+                "make it a video or split its frames first")
+
+
+def _png_chunk_types(data: bytes) -> list[bytes]:
+    """The chunk types in order, up to IEND; a chunk that runs past the end stops the list."""
+    types, offset = [], 8
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8]
+        offset += 12 + length
+        if offset > len(data):
+            break
+        types.append(kind)
+        if kind == b"IEND":
+            break
+    return types
 
 
 def _jpeg_truncated(data: bytes) -> bool:

@@ -146,3 +146,33 @@ def test_an_interrupted_write_removes_its_temp_file(tmp_path, rng, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_image(tmp_path / "x.png", noise(rng, (5, 5, 3)))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix, kind", [(".png", "animated PNG"), (".webp", "animated WebP")])
+def test_an_animation_is_refused_instead_of_losing_all_but_its_first_frame(tmp_path, suffix,
+                                                                             kind):
+    animation = cv2.Animation()
+    animation.frames = [np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 200, np.uint8)]
+    animation.durations = [100, 100]
+    ok, encoded = cv2.imencodeanimation(suffix, animation)
+    assert ok
+    path = tmp_path / f"anim{suffix}"
+    path.write_bytes(encoded.tobytes())
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path)
+    assert caught.value.reason.startswith(kind) and "first frame" in caught.value.reason
+
+
+def test_a_png_cut_anywhere_is_reported_without_libpng_noise(tmp_path, rng, capfd):
+    png = cv2.imencode(".png", noise(rng, (32, 32, 3)))[1].tobytes()
+    for length in range(9, len(png), max(1, len(png) // 40)):
+        (tmp_path / "cut.png").write_bytes(png[:length])
+        with pytest.raises(ImageReadError, match="truncated PNG"):
+            read_image(tmp_path / "cut.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_bytes_after_a_png_end_do_not_make_it_unreadable(tmp_path, rng):
+    image = noise(rng, (5, 7, 3))
+    (tmp_path / "tail.png").write_bytes(cv2.imencode(".png", image)[1].tobytes() + b"junk")
+    assert np.array_equal(read_image(tmp_path / "tail.png"), image)
