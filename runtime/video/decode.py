@@ -14,6 +14,9 @@ from uprez.runtime.video.probe import VideoInfo
 from uprez.runtime.video.procs import FfmpegProcess
 
 SCALE_FLAGS = "bicubic+accurate_rnd+full_chroma_int"
+# Which frames a source yields, as a resume key: work from a run that read them differently
+# (before version 2, variable-rate sources were read frame for frame) is never continued.
+FRAME_READING = 2
 
 
 class FrameDecoder:

@@ -17,6 +17,7 @@ from uprez.runtime.pipeline import target_is_complete
 from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import resize_to_outscale
 from uprez.runtime.video.codecs import resolve_encoder
+from uprez.runtime.video.decode import FRAME_READING
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
 from uprez.runtime.video.frames_folder import finish_frames, frames_complete, start_frames
@@ -55,7 +56,7 @@ def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None) -> 
     run must not start over only because memory was freer."""
     name = upscaler.info.name or Path(upscaler.model_path).name
     return (f"model {name} sha256:{file_sha256(upscaler.model_path)}; tile {tile}; "
-            f"tile-pad {upscaler.tile_pad}; outscale {outscale}")
+            f"tile-pad {upscaler.tile_pad}; outscale {outscale}; frame reading {FRAME_READING}")
 
 
 def frame_function(upscaler, outscale: float | None) -> FrameFn:

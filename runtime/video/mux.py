@@ -98,9 +98,9 @@ def preflight(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
 
 
 def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
-        settings: EncoderSettings, container: str, out: Path) -> None:
+        settings: EncoderSettings, container: str, out: Path, *, video_delay: float = 0.0) -> None:
     """Join `segments` (concat demuxer: timestamps carried over exactly) and the source's
-    streams into `out`."""
+    streams into `out`; the video starts `video_delay` seconds after the source's start."""
     listing = out.with_name(out.name + ".ffconcat")
     lines = ["ffconcat version 1.0"]
     for segment in segments:
@@ -108,7 +108,8 @@ def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
         lines.append(f"file '{quoted}'")
     listing.write_text("\n".join(lines) + "\n")
     done = ffmpeg.run([
-        "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(src),
+        "-v", "error", *(["-itsoffset", f"{video_delay:.6f}"] if video_delay else []),
+        "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(src),
         "-map", "0:v:0", "-c:v", "copy", *streams.args, "-map_metadata", "1",
         "-map_chapters", "1", *_container_args(container, settings), "-y", str(out),
     ], timeout=None)

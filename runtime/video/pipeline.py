@@ -13,7 +13,7 @@ import numpy as np
 from uprez.runtime import console
 from uprez.runtime.video.codecs import resolve_encoder
 from uprez.runtime.video.color import ColorPlan, plan_colors
-from uprez.runtime.video.decode import FrameDecoder
+from uprez.runtime.video.decode import FRAME_READING, FrameDecoder
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, find_ffmpeg
 from uprez.runtime.video.mux import mux, plan_streams, preflight
@@ -100,6 +100,8 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
     stat = src.stat()
     key = {"source": str(src.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
            "frames_from": fingerprint, "encoder": asdict(settings),
+           "frames": {"reading": FRAME_READING, "fps": str(info.fps),
+                      "constant_from_variable": info.variable_rate},
            "segment_frames": segment_frames}
     resume_from = work.resume_point(key) if resume else None
     if resume and resume_from is None and work.root.exists():
@@ -124,7 +126,8 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
             counts = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
             segments = work.segments(len(sink.finished))
         tmp = work.output_tmp_path(dst.suffix)
-        mux(ffmpeg, segments, src, streams, settings, container, tmp)
+        mux(ffmpeg, segments, src, streams, settings, container, tmp,
+            video_delay=info.video_delay)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dst)
     except BaseException:

@@ -45,6 +45,7 @@ class VideoInfo:
     sample_aspect: Fraction | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
     variable_rate: bool = False  # then read at the constant `fps` (see the module's docstring)
+    video_delay: float = 0.0  # seconds from the file's earliest stream to the first frame
     average_fps: Fraction | None = None  # the source's own average, for messages
 
     @property
@@ -63,6 +64,8 @@ class VideoInfo:
 
 _STREAM = re.compile(r"Stream #0:(\d+)\S*: (Video|Audio|Subtitle|Data|Attachment): (\w+)")
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_FILE_START = re.compile(r"Duration: .*?, start: (-?\d+(?:\.\d+)?)")
+_STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
 _Y4M = re.compile(rb"YUV4MPEG2 W(\d+) H(\d+) F(\d+):(\d+) \S+ A(\d+):(\d+)")
 _COLORSPACES = ("bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "fcc", "smpte240m",
                 "ycgco", "gbr", "bt470m", "smpte2085", "chroma-derived-nc", "ictcp")
@@ -106,6 +109,7 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     return VideoInfo(
         width=width, height=height, fps=fps, frame_count=frame_count,
         variable_rate=variable, average_fps=timing.average_fps() if variable else None,
+        video_delay=_video_delay(described, video_lines[0]),
         duration=(int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                   + float(duration.group(3))) if duration else None,
         pix_fmt=pix_fmt, bit_depth=bit_depth(pix_fmt),
@@ -114,6 +118,16 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
         sample_aspect=Fraction(sar_num, sar_den) if sar_num and sar_den else None,
         streams=streams,
     )
+
+
+def _video_delay(described: str, video_line: str) -> float:
+    """How long after the file's start the video begins (a clip cut from a stream, a camera
+    that starts sound first): the output keeps that gap, or sound and picture would drift."""
+    file_start, video_start = _FILE_START.search(described), _STREAM_START.search(video_line)
+    if file_start is None or video_start is None:
+        return 0.0
+    delay = float(video_start.group(1)) - float(file_start.group(1))
+    return delay if delay > 0.001 else 0.0
 
 
 @dataclass(frozen=True)
@@ -166,9 +180,10 @@ def packet_timing(framecrc: str) -> PacketTiming:
 
 def constant_rate_for(nominal: Fraction, average: Fraction) -> Fraction:
     """The rate a variable-rate source is read at: its nominal rate, which keeps every frame
-    (repeats cost nothing, see `reuse_repeats`), unless that is far above its average (a
-    container's 1000 fps time base); then the average, as a clean fraction."""
-    if average <= 0 or (nominal <= 120 and nominal <= 3 * average):
+    even when the source idles most of the time (a screen recording; repeats cost no model
+    run, see `reuse_repeats`), unless that is no real frame rate (a container's 1000 fps time
+    base); then the average, as a clean fraction."""
+    if average <= 0 or nominal <= 120:
         return nominal
     return average.limit_denominator(1001)
 

@@ -1,13 +1,15 @@
-"""Variable-frame-rate video (phones, screen recordings): read at a constant rate so the
-duration and the sound stay in sync; repeated frames cost no model run."""
+"""Sound and picture stay in sync: variable-frame-rate video (phones, screen recordings) is read
+at a constant rate, with repeated frames costing no model run, and a video that starts after its
+sound starts after it in the output too."""
 
+import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from tests.onnx_models import make_sr_model
-from tests.runtime.video_clips import OnnxFrameFn, ffmpeg, packet_times, stream_md5
+from tests.runtime.video_clips import OnnxFrameFn, describe, ffmpeg, packet_times, stream_md5
 from uprez.runtime.video import upscale_video
 from uprez.runtime.video.ffmpeg import find_ffmpeg
 from uprez.runtime.video.pipeline import reuse_repeats
@@ -39,8 +41,8 @@ def test_b_frame_order_and_missing_timestamps_are_understood():
 
 def test_the_constant_rate_is_the_nominal_one_unless_that_is_a_time_base():
     assert constant_rate_for(Fraction(30), Fraction(12)) == 30
+    assert constant_rate_for(Fraction(60), Fraction(2)) == 60  # an idle screen recording
     assert constant_rate_for(Fraction(1000), Fraction(2997, 100)) == Fraction(2997, 100)
-    assert constant_rate_for(Fraction(60), Fraction(15)) == 15
 
 
 def test_a_repeated_frame_is_upscaled_once_across_batches():
@@ -97,3 +99,20 @@ def test_a_constant_rate_video_is_not_taken_for_a_variable_one(tmp_path):
     clip = make_clip(tmp_path / "mkv.mkv", frames=30)  # 1 ms time base: 33/34 ms steps
     info = probe(find_ffmpeg(), clip)
     assert not info.variable_rate and info.fps == Fraction(30000, 1001) and info.frame_count == 30
+
+
+def test_a_video_that_starts_after_its_sound_keeps_that_delay(tmp_path):
+    clip = tmp_path / "late.mp4"  # sound from 0 s, picture from 1 s, as a cut recording has
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-itsoffset", "1",
+           "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30:duration=2", "-map", "1:v",
+           "-map", "0:a", "-c:v", "libx264", "-c:a", "aac", "-y", str(clip))
+    assert probe(find_ffmpeg(), clip).video_delay == pytest.approx(1.0, abs=1e-3)
+    out = tmp_path / "out.mp4"
+    upscale_video(clip, out, OnnxFrameFn(make_sr_model(tmp_path / "x2.onnx", scale=2)),
+                  progress=False)
+
+    def video_start(path):
+        return float(re.search(r"Video: .*, start (\S+)", describe(path)).group(1))
+
+    assert video_start(out) == pytest.approx(video_start(clip), abs=1 / 60)
+    assert stream_md5(out, "0:a:0") == stream_md5(clip, "0:a:0")
