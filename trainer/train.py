@@ -254,7 +254,8 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
                 last_saved = step
                 if not run.val_images and dist.is_main:
                     bar.clear()
-                    console.info(f"{name} {step}/{phase.steps}: loss {last_loss:.4g}" + timing(step))
+                    loss = "" if last_loss is None else f": loss {last_loss:.4g}"  # none logged yet
+                    console.info(f"{name} {step}/{phase.steps}{loss}" + timing(step))
             if step % config.val.every == 0:
                 run_validation(step, last_loss)
                 last_validated = step

@@ -136,3 +136,12 @@ def test_no_usable_image_is_a_clear_error(tmp_path):
     hr = write_images(tmp_path / "hr", [(16, 16)])
     with pytest.raises(TrainingError, match="no usable training images .*16x16 is smaller"):
         run_training(tiny_config(hr, None), tmp_path / "run")
+
+
+def test_a_checkpoint_saved_before_the_first_loss_is_logged_is_announced_without_one(
+        one_patch, tmp_path, capsys):
+    config = tiny_config(one_patch, None, "train.log_every=10", "train.checkpoint_every=1",
+                         "psnr.steps=2")
+    run_training(config, tmp_path / "run")
+    assert "psnr 1/2," in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
