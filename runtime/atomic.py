@@ -33,5 +33,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    """Raises OSError naming `path` (not the temp file, not nothing) when it cannot be written."""
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None

@@ -26,7 +26,10 @@ def _on_sigint(signum, frame) -> None:
 @contextmanager
 def recorded() -> Iterator[None]:
     """Record Ctrl-C for `check()` while the block runs (main thread only; else a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
+    # off the main thread signals cannot be handled; an ignored SIGINT (a background job of a
+    # script) or a handler from C code is left as it is
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None)):
         yield
         return
     _requested.clear()

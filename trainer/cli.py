@@ -114,9 +114,11 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a full disk, a folder gone: every write is atomic, nothing is torn
         where = f"{exc.filename}: " if exc.filename else ""
+        saved = any((output / "checkpoints").glob("*.pth"))
         raise click.ClickException(
-            f"{where}{exc.strerror or exc}; the checkpoints already saved are whole, continue "
-            f"with: sr-train --output {output} --resume") from None
+            f"{where}{exc.strerror or exc}" + (f"; the checkpoints already saved are whole, "
+                                               f"continue with: sr-train --output {output} "
+                                               f"--resume" if saved else "")) from None
 
 
 def _resolve_config(preset: str | None, config_file: Path | None, output: Path, resume: bool):
