@@ -77,3 +77,12 @@ def test_a_swallowed_ctrl_c_stops_a_video_and_leaves_no_output(tmp_path, models)
                       progress=False)
     assert len(batches) == 2  # it stopped at the next batch, not at the end of the video
     assert list(out.iterdir()) == []
+
+
+def test_an_ignored_ctrl_c_stays_ignored(monkeypatch):
+    monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_IGN)
+    installed = []
+    monkeypatch.setattr(signal, "signal", lambda *args: installed.append(args))
+    with interrupts.recorded():  # a background job of a script: leave its SIGINT alone
+        pass
+    assert installed == []
