@@ -127,7 +127,8 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
 
     Inputs: PNG, JPEG, WebP, BMP, TIFF; 8/16-bit, gray, alpha and palette images keep their
     kind. Videos (.mp4 .mkv .mov .avi .webm .m4v) keep their container, frame rate, frame
-    count, audio and subtitles; 10-bit stays 10-bit. Existing outputs are skipped unless
+    count, audio and subtitles; 10-bit stays 10-bit; .ts .m2ts .mts .mpg .mpeg .vob .flv .wmv
+    .asf .3gp .ogv are read too and written as .mkv. Existing outputs are skipped unless
     --overwrite. Exit code: 0 all done, 1 some files failed (each is named with the reason),
     2 usage error, 130 interrupted.
     """

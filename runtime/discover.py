@@ -11,8 +11,13 @@ from uprez.runtime.atomic import is_temp_file
 from uprez.runtime.imageio import IMAGE_SUFFIXES
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
-# the video layer's list, repeated here so that planning never imports the video code
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+# the containers the video layer writes (video.codecs.CONTAINER_FORMATS), repeated here so
+# that planning never imports the video code; the others are read and written as Matroska,
+# which holds any codec they carry
+WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+READ_ONLY_VIDEO_SUFFIXES = frozenset({".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".vob", ".flv",
+                                      ".wmv", ".asf", ".3gp", ".ogv"})
+VIDEO_SUFFIXES = WRITABLE_VIDEO_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES
 MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 IMAGE, VIDEO, FRAMES = "image", "video", "frames"  # Job.kind: image file, video file, PNG folder
@@ -37,6 +42,10 @@ class Job:
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def video_output_suffix(source: Path) -> str:
+    return source.suffix if source.suffix.lower() in WRITABLE_VIDEO_SUFFIXES else ".mkv"
 
 
 def find_inputs(inputs: list[str], *, recursive: bool = False,
@@ -143,7 +152,7 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
                 if frames_dir is not None:
                     jobs.append(Job(item.source, frames_dir / item.relative.parent / stem, FRAMES))
                 else:
-                    target = output / item.relative.parent / (stem + item.source.suffix)
+                    target = output / item.relative.parent / (stem + video_output_suffix(item.source))
                     jobs.append(Job(item.source, target, VIDEO))
                 continue
             ext = item.source.suffix if fmt == "auto" else "." + fmt

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uprez.runtime import console
-from uprez.runtime.discover import FRAMES, VIDEO, Job
+from uprez.runtime.discover import FRAMES, READ_ONLY_VIDEO_SUFFIXES, VIDEO, Job
 from uprez.runtime.metadata import file_sha256
 from uprez.runtime.pipeline import target_is_complete
 from uprez.runtime.report import BatchReport
@@ -111,6 +111,9 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
             continue
         if len(jobs) > 1:
             console.info(f"video {number}/{len(jobs)}: {job.source}")
+        if job.kind == VIDEO and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
+            console.info(f"{job.source.name}: written as {job.target.name} ({job.source.suffix} "
+                         f"is read, not written; Matroska holds every stream it carries)")
         try:
             if job.kind == FRAMES:
                 # frames of other settings go now, so --resume can only take up matching ones

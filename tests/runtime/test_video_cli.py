@@ -14,7 +14,15 @@ from click.testing import CliRunner
 
 from tests.onnx_models import make_sr_model
 from tests.runtime.helpers import noise
-from tests.runtime.video_clips import decode_frames, make_clip, packet_times, stream_md5
+from tests.runtime.video_clips import (
+    decode_frames,
+    decoded_audio,
+    describe,
+    ffmpeg,
+    make_clip,
+    packet_times,
+    stream_md5,
+)
 from uprez.runtime.cli import main
 from uprez.runtime.imageio import read_image, write_image
 from uprez.runtime.metadata import ModelInfo
@@ -150,6 +158,30 @@ def test_impossible_video_settings_are_usage_errors_before_any_work(tmp_path, cl
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize("suffix, video, audio", [
+    (".ts", "libx264", "aac"),  # TV and camcorder recordings
+    (".mpg", "mpeg2video", "mp2"),  # DVD-era video
+    (".wmv", "wmv2", "wmav2"),
+])
+def test_containers_sr_run_cannot_write_are_read_and_written_as_matroska(
+        tmp_path, model, suffix, video, audio):
+    source = tmp_path / "in" / f"old{suffix}"
+    source.parent.mkdir()
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-f", "lavfi", "-i", "sine",
+           "-frames:v", "25", "-t", "1", "-c:v", video, "-c:a", audio, "-y", str(source))
+    result = sr_run(source.parent, "-o", tmp_path / "out", "-m", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"old{suffix}: written as old.mkv" in result.stderr
+    out = tmp_path / "out" / "old.mkv"
+    made, read = probe(find_ffmpeg(), out), probe(find_ffmpeg(), source)
+    assert (made.width, made.height, made.frame_count) == (128, 96, read.frame_count)
+    assert made.fps == read.fps == 25
+    assert made.video_delay == pytest.approx(read.video_delay, abs=0.002)
+    # copied, not re-encoded (the bytes differ only where TS wraps AAC in ADTS headers)
+    assert np.array_equal(decoded_audio(out), decoded_audio(source))
+    assert audio in describe(out).split("Audio: ", 1)[1].split(",")[0].replace("_", "")
 
 
 @pytest.fixture(scope="module")
