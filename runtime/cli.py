@@ -105,6 +105,9 @@ class DeviceType(click.ParamType):
 @click.option("--frames-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write each video's upscaled frames as PNGs into DIR/<name>/ instead of a "
                    "video (images still go to --output).")
+@click.option("--deinterlace/--no-deinterlace", default=True,
+              help="Video: deinterlace interlaced sources (DVD, TV, camcorder) before upscaling, "
+                   "since enlarged fields comb [default: on; only frames flagged interlaced].")
 @click.option("--resume", is_flag=True,
               help="Video: keep finished segments (or --frames-dir PNGs) when a run stops "
                    "(Ctrl-C, error) and continue from them; give it again on the re-run. "
@@ -112,7 +115,7 @@ class DeviceType(click.ParamType):
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary line.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
          recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
-         frames_dir, resume, quiet) -> None:
+         frames_dir, deinterlace, resume, quiet) -> None:
     """Upscale images and videos with a super-resolution ONNX model, without PyTorch.
 
     \b
@@ -171,7 +174,8 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     video_jobs = [job for job in jobs if job.kind != IMAGE]
     video_options = _video_options(video_jobs, codec=codec, crf=crf, preset=preset,
                                    pix_fmt=pix_fmt, resume=resume, overwrite=overwrite,
-                                   outscale=outscale, frames_dir=frames_dir)
+                                   outscale=outscale, frames_dir=frames_dir,
+                                   deinterlace=deinterlace)
 
     try:
         upscaler = Upscaler(model, scale=int(scale) if scale else None, device=device, tile=tile,
@@ -194,7 +198,8 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
             if video_jobs:
                 from uprez.runtime.video.jobs import frames_fingerprint, run_video_jobs
 
-                fingerprint = frames_fingerprint(upscaler, tile=tile, outscale=outscale)
+                fingerprint = frames_fingerprint(upscaler, tile=tile, outscale=outscale,
+                                                 deinterlace=deinterlace)
                 video_stats = run_video_jobs(video_jobs, upscaler,
                                              replace(video_options, fingerprint=fingerprint), report)
             interrupts.check()
@@ -219,13 +224,13 @@ def _count(number: int, noun: str) -> str:
 
 
 def _video_options(video_jobs, *, codec, crf, preset, pix_fmt, resume, overwrite, outscale,
-                   frames_dir):
+                   frames_dir, deinterlace):
     """The video settings, checked against ffmpeg before any file is touched."""
     from uprez.runtime.video.errors import VideoError
     from uprez.runtime.video.jobs import VideoOptions, check_encoder_choices
 
     options = VideoOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
-                           overwrite=overwrite, outscale=outscale)
+                           overwrite=overwrite, outscale=outscale, deinterlace=deinterlace)
     encoding = {"--codec": codec, "--crf": crf, "--preset": preset, "--pix-fmt": pix_fmt}
     given = [name for name, value in encoding.items() if value is not None]
     if frames_dir is not None and video_jobs and given:

@@ -17,6 +17,8 @@ SCALE_FLAGS = "bicubic+accurate_rnd+full_chroma_int"
 # Which frames a source yields, as a resume key: work from a run that read them differently
 # (before version 2, variable-rate sources were read frame for frame) is never continued.
 FRAME_READING = 2
+# frames flagged interlaced only (DVDs mix them with progressive ones); field order from the flags
+DEINTERLACE_FILTER = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 
 
 class FrameDecoder:
@@ -25,15 +27,17 @@ class FrameDecoder:
     Every decoded frame comes out exactly once, in order, at its own size: no frame-rate
     conversion (`-fps_mode passthrough`), so the output has the same frames as the source.
     Only a variable-rate source is read at its constant `info.fps` (frames repeated or dropped),
-    and `start` then counts those constant-rate frames.
+    and `start` then counts those constant-rate frames. With `deinterlace`, interlaced frames
+    are deinterlaced first (bwdif, one frame per frame), as enlarged fields would comb.
     """
 
     def __init__(self, ffmpeg: Ffmpeg, path: str | Path, info: VideoInfo, colors: ColorPlan,
-                 start: int = 0):
+                 start: int = 0, deinterlace: bool = False):
         self.path, self.info, self.start = Path(path), info, start
         self.dtype = np.uint16 if info.bit_depth > 8 else np.uint8
         pipe_format = "bgr48le" if self.dtype == np.uint16 else "bgr24"
-        filters = [f"fps={info.fps.numerator}/{info.fps.denominator}"] if info.variable_rate else []
+        filters = [DEINTERLACE_FILTER] if deinterlace and info.field_order else []
+        filters += [f"fps={info.fps.numerator}/{info.fps.denominator}"] if info.variable_rate else []
         filters += [f"trim=start_frame={start}"] if start else []
         filters += [f"scale={colors.decode_filter()}:flags={SCALE_FLAGS}",
                     f"format={pipe_format}"]

@@ -34,6 +34,7 @@ class VideoOptions:
     overwrite: bool = False
     outscale: float | None = None
     fingerprint: str = ""  # what shapes the frames, so --resume never mixes runs
+    deinterlace: bool = True
 
 
 @dataclass
@@ -48,7 +49,8 @@ class VideoStats:
                 f"upscaled in {self.seconds:.1f} s ({rate:.2f} frames/s)")
 
 
-def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None) -> str:
+def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None,
+                       deinterlace: bool = True) -> str:
     """The model's bytes and the settings that change its output frames.
 
     `tile` is the setting as given: "auto" picks a size from the free memory of the moment, and
@@ -56,7 +58,8 @@ def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None) -> 
     run must not start over only because memory was freer."""
     name = upscaler.info.name or Path(upscaler.model_path).name
     return (f"model {name} sha256:{file_sha256(upscaler.model_path)}; tile {tile}; "
-            f"tile-pad {upscaler.tile_pad}; outscale {outscale}; frame reading {FRAME_READING}")
+            f"tile-pad {upscaler.tile_pad}; outscale {outscale}; frame reading {FRAME_READING}; "
+            f"deinterlace {deinterlace}")
 
 
 def frame_function(upscaler, outscale: float | None) -> FrameFn:
@@ -125,7 +128,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
                 batch=upscaler.batch, codec=options.codec, crf=options.crf,
                 preset=options.preset, pix_fmt=options.pix_fmt,
                 frames_dir=job.target if job.kind == FRAMES else None, resume=options.resume,
-                fingerprint=options.fingerprint)
+                fingerprint=options.fingerprint, deinterlace=options.deinterlace)
             if job.kind == FRAMES:
                 finish_frames(job.target, result.frames)
         except VideoError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +32,13 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
                   pix_fmt: str | None = None, frames_dir: str | Path | None = None,
                   resume: bool = False, progress: bool = True,
                   segment_frames: int = DEFAULT_SEGMENT_FRAMES,
-                  fingerprint: str = "") -> VideoResult:
+                  fingerprint: str = "", deinterlace: bool = True) -> VideoResult:
     """Upscale every frame of `src` with `frame_fn` and write `dst` (or PNGs into `frames_dir`).
 
     `frame_fn` takes a list of same-size HxWx3 BGR frames (uint8, or uint16 for >8-bit video)
     and returns the upscaled frames. `fingerprint` names what shapes the frames (model, tiling)
-    so `resume` never joins segments made differently. Raises VideoError with a readable reason.
+    so `resume` never joins segments made differently. An interlaced source is deinterlaced
+    before `frame_fn` unless `deinterlace` is False. Raises VideoError with a readable reason.
     """
     src = Path(src)
     if batch < 1 or segment_frames < 1:
@@ -63,6 +64,12 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
                      f"average); written at a constant {float(info.fps):.4g} fps so the sound "
                      "stays in sync (frames are repeated or dropped to fit)")
         frame_fn = reuse_repeats(frame_fn)
+    if info.field_order and deinterlace:
+        field = "top" if info.field_order == "tff" else "bottom"
+        console.info(f"{src.name}: interlaced ({field} field first); deinterlaced (bwdif) before "
+                     "upscaling, since enlarged fields would comb")
+    elif not deinterlace:
+        info = replace(info, field_order=None)  # read the frames as they are
     colors = plan_colors(info)
     started = time.perf_counter()
     if frames_dir is not None:
@@ -101,7 +108,8 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
     key = {"source": str(src.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
            "frames_from": fingerprint, "encoder": asdict(settings),
            "frames": {"reading": FRAME_READING, "fps": str(info.fps),
-                      "constant_from_variable": info.variable_rate},
+                      "constant_from_variable": info.variable_rate,
+                      "deinterlaced": info.field_order is not None},
            "segment_frames": segment_frames}
     resume_from = work.resume_point(key) if resume else None
     if resume and resume_from is None and work.root.exists():
@@ -144,7 +152,8 @@ def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Si
     start = sink.start_frame
     if start:
         console.info(f"{src.name}: resuming at frame {start}")
-    decoder = FrameDecoder(ffmpeg, src, info, colors, start=start)
+    decoder = FrameDecoder(ffmpeg, src, info, colors, start=start,
+                           deinterlace=info.field_order is not None)
     upscaled = run_overlapped(
         name=src.name, frames=decoder.frames(), check_source=decoder.check,
         stop_source=decoder.kill, sink=sink, frame_fn=frame_fn, batch=batch,

@@ -46,6 +46,7 @@ class VideoInfo:
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
     variable_rate: bool = False  # then read at the constant `fps` (see the module's docstring)
     video_delay: float = 0.0  # seconds from the file's earliest stream to the first frame
+    field_order: str | None = None  # "tff" or "bff" for interlaced video, else None
     average_fps: Fraction | None = None  # the source's own average, for messages
 
     @property
@@ -109,7 +110,7 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     return VideoInfo(
         width=width, height=height, fps=fps, frame_count=frame_count,
         variable_rate=variable, average_fps=timing.average_fps() if variable else None,
-        video_delay=_video_delay(described, video_lines[0]),
+        video_delay=_video_delay(described, video_lines[0]), field_order=parse_field_order(details),
         duration=(int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                   + float(duration.group(3))) if duration else None,
         pix_fmt=pix_fmt, bit_depth=bit_depth(pix_fmt),
@@ -118,6 +119,17 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
         sample_aspect=Fraction(sar_num, sar_den) if sar_num and sar_den else None,
         streams=streams,
     )
+
+
+def parse_field_order(details: list[str]) -> str | None:
+    """ffmpeg says 'top first' or 'bottom first' (or '... coded first (swapped)') for
+    interlaced video, 'progressive' or nothing otherwise."""
+    for part in details:
+        if part.startswith("top") and "first" in part:
+            return "tff"
+        if part.startswith("bottom") and "first" in part:
+            return "bff"
+    return None
 
 
 def _video_delay(described: str, video_line: str) -> float:
