@@ -84,7 +84,8 @@ def _in_folder(folder: Path, recursive: bool, suffixes, exclude: tuple[Path, ...
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and not any(_same(here / d, e) for e in exclude)) if recursive else []
-        files += [here / n for n in sorted(names) if _wanted(n, suffixes)]
+        files += [here / n for n in sorted(names) if _wanted(n, suffixes)
+                  and not _other_kind_of_file(here / n)]
     return [Found(f, f.relative_to(folder)) for f in files]
 
 
@@ -92,7 +93,8 @@ def _in_glob(pattern: str, recursive: bool, suffixes, exclude: tuple[Path, ...]
              ) -> list[Found]:
     base = _glob_base(pattern)
     matches = sorted(glob.glob(pattern, recursive=recursive))
-    files = [Path(m) for m in matches if Path(m).is_file() and _wanted(Path(m).name, suffixes)]
+    files = [Path(m) for m in matches if Path(m).is_file() and _wanted(Path(m).name, suffixes)
+             and not _other_kind_of_file(Path(m))]
     files = [f for f in files if not any(_inside(f, e) for e in exclude)]
     return [Found(f, f.relative_to(base) if _inside(f, base) else Path(f.name)) for f in files]
 
@@ -111,6 +113,26 @@ def _glob_base(pattern: str) -> Path:
 def _wanted(name: str, suffixes) -> bool:
     return (not name.startswith(".") and Path(name).suffix.lower() in suffixes
             and not is_temp_file(name))
+
+
+# where an MPEG transport stream's packets start and how long they are (m2ts adds a 4-byte
+# timecode); a TypeScript source file shares the .ts suffix and is no video
+_TRANSPORT_PACKETS = {".ts": (0, 188), ".m2ts": (4, 192), ".mts": (4, 192)}
+
+
+def _other_kind_of_file(path: Path) -> bool:
+    """A file a folder scan skips although its suffix matches: a .ts that is TypeScript."""
+    packets = _TRANSPORT_PACKETS.get(path.suffix.lower())
+    if packets is None:
+        return False
+    first, size = packets
+    try:
+        with open(path, "rb") as f:
+            head = f.read(first + size + 1)
+    except OSError:
+        return False  # reading it later says what is wrong
+    sync = [head[i] for i in (first, first + size) if i < len(head)]
+    return not sync or any(byte != 0x47 for byte in sync)
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -115,8 +115,8 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
         if len(jobs) > 1:
             console.info(f"video {number}/{len(jobs)}: {job.source}")
         if job.kind == VIDEO and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
-            console.info(f"{job.source.name}: written as {job.target.name} ({job.source.suffix} "
-                         f"is read, not written; Matroska holds every stream it carries)")
+            console.info(f"{job.source.name}: written as {job.target.name} (sr-run reads "
+                         f"{job.source.suffix} files but does not write them)")
         try:
             if job.kind == FRAMES:
                 # frames of other settings go now, so --resume can only take up matching ones

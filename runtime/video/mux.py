@@ -8,14 +8,14 @@ with a warning either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from uprez.runtime import console
 from uprez.runtime.video.codecs import CONTAINER_FORMATS, EncoderSettings
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, clean_message
-from uprez.runtime.video.probe import VideoInfo
+from uprez.runtime.video.probe import VideoInfo, picture_after_sound, streams_of
 
 TEXT_SUBTITLES = ("subrip", "ass", "ssa", "webvtt", "mov_text", "text")
 # container -> (subtitle codecs it holds as they are, the text format it rewrites others to);
@@ -80,10 +80,33 @@ def _container_args(container: str, settings: EncoderSettings) -> list[str]:
 
 
 def preflight(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
-              settings: EncoderSettings, container: str, scratch: Path) -> None:
+              settings: EncoderSettings, container: str, scratch: Path) -> StreamPlan:
     """Make half a second of the output before hours of upscaling: a codec option or an audio
     stream the container refuses fails here, with ffmpeg's reason. (Subtitles follow fixed
-    rules, and a short cut may hold none of their packets, which ffmpeg counts as a failure.)"""
+    rules, and a short cut may hold none of their packets, which ffmpeg counts as a failure.)
+
+    Returns the plan to join with: audio that even Matroska cannot hold as it is (an old
+    Flash codec) is re-encoded losslessly as FLAC, with a warning."""
+    failure = _try_output(ffmpeg, src, info, streams, settings, container, scratch)
+    if failure is None:
+        return streams
+    if container == ".mkv" and info.audio:
+        as_flac = replace(streams, audio_args=streams.audio_args[:-1] + ("flac",))
+        if _try_output(ffmpeg, src, info, as_flac, settings, container, scratch) is None:
+            codecs = ", ".join(sorted({s.codec for s in info.audio}))
+            console.warn(f"{src.name}: its audio ({codecs}) cannot be copied into .mkv as it "
+                         "is; it is re-encoded losslessly as FLAC")
+            return as_flac
+        hint = ""
+    else:
+        hint = " (an .mkv output holds any audio as it is)"
+    raise VideoError(f"cannot write {settings.codec} ({settings.encoder}) with this "
+                     f"source's audio into a {container} file: {failure}{hint}")
+
+
+def _try_output(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
+                settings: EncoderSettings, container: str, scratch: Path) -> str | None:
+    """None when half a second of this output can be written, else ffmpeg's reason."""
     rate = f"{info.fps.numerator}/{info.fps.denominator}"
     done = ffmpeg.run([
         "-v", "error", "-f", "lavfi", "-i", f"color=c=gray:s=64x64:r={rate}:d=0.5",
@@ -91,32 +114,46 @@ def preflight(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
         "-t", "0.5", *_container_args(container, settings), "-y", str(scratch),
     ], timeout=300)
     scratch.unlink(missing_ok=True)
-    if done.returncode != 0:
-        raise VideoError(f"cannot write {settings.codec} ({settings.encoder}) with this "
-                         f"source's audio into a {container} file: {first_line(done.stderr)} "
-                         f"(an .mkv output holds any audio as it is)")
+    return None if done.returncode == 0 else first_line(done.stderr)
 
 
 def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
         settings: EncoderSettings, container: str, out: Path, *, video_delay: float = 0.0) -> None:
     """Join `segments` (concat demuxer: timestamps carried over exactly) and the source's
-    streams into `out`; the video starts `video_delay` seconds after the source's start."""
+    streams into `out`; the video starts `video_delay` seconds after the source's audio and
+    subtitles (before them when negative).
+
+    How ffmpeg places the source's streams depends on the input format (a transport stream's
+    copied streams are moved to 0, an MP4's keep their offset), so the join is checked and, when
+    the picture is off, done again with the difference as an input offset: a copy, so cheap."""
     listing = out.with_name(out.name + ".ffconcat")
     lines = ["ffconcat version 1.0"]
     for segment in segments:
         quoted = str(segment.resolve()).replace("'", "'\\''")
         lines.append(f"file '{quoted}'")
     listing.write_text("\n".join(lines) + "\n")
-    done = ffmpeg.run([
-        "-v", "error", *(["-itsoffset", f"{video_delay:.6f}"] if video_delay else []),
-        "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(src),
-        "-map", "0:v:0", "-c:v", "copy", *streams.args, "-map_metadata", "1",
-        "-map_chapters", "1", *_container_args(container, settings), "-y", str(out),
-    ], timeout=None)
-    listing.unlink(missing_ok=True)
-    if done.returncode != 0:
-        raise VideoError(f"joining the encoded video with the source's audio failed: "
-                         f"{first_line(done.stderr)}")
+    try:
+        correction = 0.0
+        for _ in range(2):
+            done = ffmpeg.run([
+                "-v", "error", *(["-itsoffset", f"{correction:.6f}"] if correction > 0 else []),
+                "-f", "concat", "-safe", "0", "-i", str(listing),
+                *(["-itsoffset", f"{-correction:.6f}"] if correction < 0 else []), "-i", str(src),
+                "-map", "0:v:0", "-c:v", "copy", *streams.args, "-map_metadata", "1",
+                "-map_chapters", "1", *_container_args(container, settings), "-y", str(out),
+            ], timeout=None)
+            if done.returncode != 0:
+                raise VideoError(f"joining the encoded video with the source's audio failed: "
+                                 f"{first_line(done.stderr)}")
+            joined = streams_of(ffmpeg.run(["-i", str(out)], timeout=120).stderr)
+            off = video_delay - picture_after_sound(joined)
+            if abs(off) <= 0.001:
+                return
+            correction += off
+        console.warn(f"{src.name}: the picture could not be placed exactly; it is {-off:+.3f} s "
+                     "off the sound")
+    finally:
+        listing.unlink(missing_ok=True)
 
 
 def first_line(stderr: str) -> str:

@@ -124,8 +124,8 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
                        sample_aspect=info.sample_aspect, segment_frames=segment_frames,
                        resume_from=resume_from)
     try:
-        preflight(ffmpeg, src, info, streams, settings, container,
-                  work.output_tmp_path(dst.suffix))
+        streams = preflight(ffmpeg, src, info, streams, settings, container,
+                            work.output_tmp_path(dst.suffix))
         if resume_from is not None and resume_from.complete:
             console.info(f"{src.name}: all frames were already encoded; joining them")
             segments = work.segments(len(resume_from.segment_frames))

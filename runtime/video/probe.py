@@ -27,6 +27,7 @@ class StreamInfo:
     index: int
     kind: str  # "video", "audio", "subtitle", "data", "attachment"
     codec: str
+    start: float | None = None  # seconds, as ffmpeg's description says
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class VideoInfo:
     sample_aspect: Fraction | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
     variable_rate: bool = False  # then read at the constant `fps` (see the module's docstring)
-    video_delay: float = 0.0  # seconds from the file's earliest stream to the first frame
+    video_delay: float = 0.0  # seconds from the copied streams' start to the first frame (+/-)
     field_order: str | None = None  # "tff" or "bff" for interlaced video, else None
     average_fps: Fraction | None = None  # the source's own average, for messages
 
@@ -75,8 +76,7 @@ _COLORSPACES = ("bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "fcc", "
 def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     path = str(path)
     described = ffmpeg.run(["-i", path], timeout=120).stderr
-    streams = tuple(StreamInfo(int(m.group(1)), m.group(2).lower(), m.group(3))
-                    for m in _STREAM.finditer(described))
+    streams = streams_of(described)
     video_lines = [line for line in described.splitlines()
                    if re.search(r"Stream #0:\d+.*: Video:", line)]
     if not video_lines:
@@ -110,7 +110,7 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     return VideoInfo(
         width=width, height=height, fps=fps, frame_count=frame_count,
         variable_rate=variable, average_fps=timing.average_fps() if variable else None,
-        video_delay=_video_delay(described, video_lines[0]), field_order=parse_field_order(details),
+        video_delay=picture_after_sound(streams), field_order=parse_field_order(details),
         duration=(int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                   + float(duration.group(3))) if duration else None,
         pix_fmt=pix_fmt, bit_depth=bit_depth(pix_fmt),
@@ -121,25 +121,43 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     )
 
 
+def streams_of(described: str) -> tuple[StreamInfo, ...]:
+    """Each stream once (a transport stream lists a stream under every program that uses it);
+    a stream whose start is not given starts with the file."""
+    file_start = _FILE_START.search(described)
+    default_start = float(file_start.group(1)) if file_start else None
+    found: dict[int, StreamInfo] = {}
+    for line in described.splitlines():
+        match = _STREAM.search(line)
+        if match is None or int(match.group(1)) in found:
+            continue
+        start = _STREAM_START.search(line)
+        found[int(match.group(1))] = StreamInfo(int(match.group(1)), match.group(2).lower(),
+                                                match.group(3),
+                                                float(start.group(1)) if start else default_start)
+    return tuple(found.values())
+
+
 def parse_field_order(details: list[str]) -> str | None:
-    """ffmpeg says 'top first' or 'bottom first' (or '... coded first (swapped)') for
-    interlaced video, 'progressive' or nothing otherwise."""
+    """The field shown first: ffmpeg says 'top first' or 'bottom first', or 'top coded first
+    (swapped)' when the bottom field is shown first; 'progressive' or nothing otherwise."""
     for part in details:
-        if part.startswith("top") and "first" in part:
-            return "tff"
-        if part.startswith("bottom") and "first" in part:
-            return "bff"
+        if "first" in part and part.startswith(("top", "bottom")):
+            top = part.startswith("top") != ("swapped" in part)
+            return "tff" if top else "bff"
     return None
 
 
-def _video_delay(described: str, video_line: str) -> float:
-    """How long after the file's start the video begins (a clip cut from a stream, a camera
-    that starts sound first): the output keeps that gap, or sound and picture would drift."""
-    file_start, video_start = _FILE_START.search(described), _STREAM_START.search(video_line)
-    if file_start is None or video_start is None:
+def picture_after_sound(streams: tuple[StreamInfo, ...]) -> float:
+    """How much later than the sound (and subtitles) the picture starts, negative when it
+    starts first; the output keeps that gap, or they would drift apart. Only the streams that
+    are copied count: ffmpeg starts those at 0, whatever else the file holds."""
+    video = next((s.start for s in streams if s.kind == "video"), None)
+    copied = [s.start for s in streams if s.kind in ("audio", "subtitle") and s.start is not None]
+    if video is None or not copied:
         return 0.0
-    delay = float(video_start.group(1)) - float(file_start.group(1))
-    return delay if delay > 0.001 else 0.0
+    delay = video - min(copied)
+    return delay if abs(delay) > 0.001 else 0.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from uprez.runtime.discover import PlanError, find_inputs, plan_jobs
+from uprez.runtime.discover import MEDIA_SUFFIXES, PlanError, find_inputs, plan_jobs
 
 
 @pytest.fixture
@@ -82,3 +82,19 @@ def test_one_file_can_go_to_a_file_name(tree):
     found = find_inputs([str(tree / "in" / "a.png")])
     jobs = plan_jobs(found, Path("big.webp"), output_is_file=True)
     assert [str(j.target) for j in jobs] == ["big.webp"]
+
+
+def test_typescript_files_are_not_taken_for_transport_streams(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.ts").write_text("export const answer: number = 42;\n")
+    (tmp_path / "rec.ts").write_bytes((b"\x47" + bytes(187)) * 3)  # 188-byte TS packets
+    (tmp_path / "cam.m2ts").write_bytes((bytes(4) + b"\x47" + bytes(187)) * 3)
+    (tmp_path / "empty.mts").write_bytes(b"")
+    found = {f.relative.as_posix() for f in find_inputs([str(tmp_path)], recursive=True,
+                                                        suffixes=MEDIA_SUFFIXES)}
+    assert found == {"rec.ts", "cam.m2ts"}
+    globbed = find_inputs([str(tmp_path / "**" / "*.ts")], recursive=True,
+                          suffixes=MEDIA_SUFFIXES)
+    assert [f.relative.as_posix() for f in globbed] == ["rec.ts"]
+    # named explicitly, a file is taken whatever it holds (reading it says what is wrong)
+    assert len(find_inputs([str(tmp_path / "src" / "index.ts")])) == 1

@@ -184,6 +184,34 @@ def test_containers_sr_run_cannot_write_are_read_and_written_as_matroska(
     assert audio in describe(out).split("Audio: ", 1)[1].split(",")[0].replace("_", "")
 
 
+def test_audio_even_matroska_cannot_copy_is_kept_as_flac(tmp_path, model):
+    source = tmp_path / "flash.flv"  # Nellymoser: Flash-era speech audio
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-f", "lavfi", "-i",
+           "sine=sample_rate=22050", "-frames:v", "10", "-t", "0.4", "-c:v", "flv1",
+           "-c:a", "nellymoser", "-y", str(source))
+    result = sr_run(source, "-o", tmp_path / "out", "-m", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "(nellymoser) cannot be copied into .mkv as it is; it is re-encoded losslessly " \
+           "as FLAC" in result.stderr
+    out = tmp_path / "out" / "flash.mkv"
+    assert [s.codec for s in probe(find_ffmpeg(), out).audio] == ["flac"]
+    heard, source_audio = decoded_audio(out), decoded_audio(source)
+    assert len(heard) == len(source_audio)
+    assert np.abs(heard.astype(int) - source_audio).max() <= 1  # lossless up to rounding
+
+
+def test_a_stream_listed_under_two_programs_is_copied_once(tmp_path, model):
+    source = tmp_path / "broadcast.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-f", "lavfi", "-i", "sine",
+           "-frames:v", "10", "-t", "0.4", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
+           "-c:a", "mp2", "-program", "title=one:st=0:st=1", "-program", "title=two:st=1",
+           "-y", str(source))
+    assert len(probe(find_ffmpeg(), source).audio) == 1
+    result = sr_run(source, "-o", tmp_path / "out", "-m", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert len(probe(find_ffmpeg(), tmp_path / "out" / "broadcast.mkv").audio) == 1
+
+
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     """Two segments' worth of tiny frames: the first segment is done well before the end."""

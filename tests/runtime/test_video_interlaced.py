@@ -37,7 +37,10 @@ def row_to_row_difference(frames):
 def test_the_field_order_is_read_from_ffmpegs_description(interlaced_clip, tmp_path):
     assert probe(find_ffmpeg(), interlaced_clip).field_order == "tff"
     assert probe(find_ffmpeg(), make_clip(tmp_path / "p.mp4", frames=3)).field_order is None
-    assert parse_field_order(["tv", "bt709", "bottom coded first (swapped)"]) == "bff"
+    assert parse_field_order(["tv", "bt709", "bottom first"]) == "bff"
+    # "coded first (swapped)": the other field is shown first
+    assert parse_field_order(["tv", "top coded first (swapped)"]) == "bff"
+    assert parse_field_order(["bottom coded first (swapped)"]) == "tff"
     assert parse_field_order(["tv", "progressive"]) is None
 
 
