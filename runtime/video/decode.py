@@ -27,16 +27,16 @@ class FrameDecoder:
     Every decoded frame comes out exactly once, in order, at its own size: no frame-rate
     conversion (`-fps_mode passthrough`), so the output has the same frames as the source.
     Only a variable-rate source is read at its constant `info.fps` (frames repeated or dropped),
-    and `start` then counts those constant-rate frames. With `deinterlace`, interlaced frames
+    and `start` then counts those constant-rate frames. Frames of a source with a field order
     are deinterlaced first (bwdif, one frame per frame), as enlarged fields would comb.
     """
 
     def __init__(self, ffmpeg: Ffmpeg, path: str | Path, info: VideoInfo, colors: ColorPlan,
-                 start: int = 0, deinterlace: bool = False):
+                 start: int = 0):
         self.path, self.info, self.start = Path(path), info, start
         self.dtype = np.uint16 if info.bit_depth > 8 else np.uint8
         pipe_format = "bgr48le" if self.dtype == np.uint16 else "bgr24"
-        filters = [DEINTERLACE_FILTER] if deinterlace and info.field_order else []
+        filters = [DEINTERLACE_FILTER] if info.field_order else []
         filters += [f"fps={info.fps.numerator}/{info.fps.denominator}"] if info.variable_rate else []
         filters += [f"trim=start_frame={start}"] if start else []
         filters += [f"scale={colors.decode_filter()}:flags={SCALE_FLAGS}",

@@ -69,7 +69,7 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
         console.info(f"{src.name}: interlaced ({field} field first); deinterlaced (bwdif) before "
                      "upscaling, since enlarged fields would comb")
     elif not deinterlace:
-        info = replace(info, field_order=None)  # read the frames as they are
+        info = replace(info, field_order=None)  # so the frames are read as they are
     colors = plan_colors(info)
     started = time.perf_counter()
     if frames_dir is not None:
@@ -152,8 +152,7 @@ def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Si
     start = sink.start_frame
     if start:
         console.info(f"{src.name}: resuming at frame {start}")
-    decoder = FrameDecoder(ffmpeg, src, info, colors, start=start,
-                           deinterlace=info.field_order is not None)
+    decoder = FrameDecoder(ffmpeg, src, info, colors, start=start)
     upscaled = run_overlapped(
         name=src.name, frames=decoder.frames(), check_source=decoder.check,
         stop_source=decoder.kill, sink=sink, frame_fn=frame_fn, batch=batch,
