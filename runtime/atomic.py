@@ -18,24 +18,32 @@ def is_temp_file(path: str | os.PathLike) -> bool:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces `path`, on failure it is removed."""
+    """Yield a temp path to write; on success it replaces `path`, on failure it is removed.
+
+    An OSError (a full disk) comes out naming `path`, not the temp file or nothing."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-    # created with 0o666 so the umask sets the permissions as open() would; changing the umask
-    # instead would race with other threads creating files
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    try:
+        # created with 0o666 so the umask sets the permissions as open() would; changing the
+        # umask instead would race with other threads creating files
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666))
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:  # Ctrl-C mid-write included: leave no partial file behind
+    except BaseException as exc:  # Ctrl-C mid-write included: leave no partial file behind
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from None
         raise
 
 
+def _naming(exc: OSError, path: Path) -> OSError:
+    return exc if exc.errno is None else OSError(exc.errno, exc.strerror, str(path))
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
-    """Raises OSError naming `path` (not the temp file, not nothing) when it cannot be written."""
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)

@@ -27,18 +27,16 @@ class CheckpointError(ValueError):
 
 def save_atomic(obj: dict, path: Path) -> None:
     """torch.save to a temp file, renamed over `path` when whole. A failed write (a full disk)
-    raises the OSError that says why; torch's own error would only say "unexpected pos"."""
-    try:
-        with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw:
-            sink = _KeepsWriteError(raw)
-            try:
-                torch.save(obj, sink)
-            except RuntimeError:
-                if sink.error is None:
-                    raise
-                raise sink.error from None
-    except OSError as exc:  # from torch, or from the buffer's last flush on close
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    raises the OSError that says why (atomic_path names `path` in it); torch's own error
+    would only say "unexpected pos"."""
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        sink = _KeepsWriteError(raw)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:
+            if sink.error is None:
+                raise
+            raise sink.error from None
 
 
 class _KeepsWriteError:
