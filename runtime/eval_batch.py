@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from uprez.runtime import console
+from uprez.runtime.degradations import Degradation, image_rng
 from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
 from uprez.runtime.imageio import IMAGE_SUFFIXES, write_image
 from uprez.runtime.report import BatchReport
@@ -66,12 +67,27 @@ def items_from_pairs(hr_folder: Path, lr_folder: Path,
 def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: ReadFn, *,
                    scale: int, save_dir: Path | None = None,
                    report: BatchReport | None = None) -> tuple[list[ImageScores], BatchReport]:
-    """Score every item; failures go to `report` (path, reason) and the loop goes on.
+    """Score every item on its clean LR image; see `evaluate_conditions`."""
+    results, report = evaluate_conditions(items, upscale, read_image, scale=scale,
+                                          save_dir=save_dir, report=report)
+    return results[0], report
 
+
+def evaluate_conditions(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: ReadFn, *,
+                        scale: int, degradations: Sequence[Degradation] = (Degradation(),),
+                        seed: int = 0, save_dir: Path | None = None,
+                        report: BatchReport | None = None,
+                        ) -> tuple[list[list[ImageScores]], BatchReport]:
+    """Score every item under each degradation of its LR image (one list of scores per
+    degradation, in order); failures go to `report` (path, reason) and the loop goes on.
+
+    Each image is read once. Noise is seeded by `seed` and the image's name. With more than
+    one degradation, `save_dir` gets a subfolder per degradation.
     A ModelOutputError (the model does not fit the options) is raised: it would fail every image.
     """
     report = report if report is not None else BatchReport()
-    results: list[ImageScores] = []
+    results: list[list[ImageScores]] = [[] for _ in degradations]
+    several = len(degradations) > 1
     for item in console.progress(items, desc=f"sr-eval x{scale}", unit="img"):
         current = item.hr_path
         try:
@@ -81,9 +97,16 @@ def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: Re
                 current = item.lr_path
                 lr = read_image(item.lr_path)
                 current = item.hr_path
-            scores, sr = evaluate_image(item.name, hr, upscale, scale=scale, lr=lr)
-            if save_dir is not None:
-                write_image(save_dir / f"{Path(item.name).stem}.png", sr)
+            scored = []
+            for degradation in degradations:
+                rng = image_rng(seed, item.name)
+                scores, sr = evaluate_image(
+                    item.name, hr, upscale, scale=scale, lr=lr,
+                    degrade=lambda image, d=degradation, r=rng: d.apply(image, r))
+                if save_dir is not None:
+                    folder = save_dir / degradation.name if several else save_dir
+                    write_image(folder / f"{Path(item.name).stem}.png", sr)
+                scored.append(scores)
         except ModelOutputError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
@@ -91,6 +114,7 @@ def evaluate_items(items: Sequence[EvalItem], upscale: UpscaleFn, read_image: Re
             console.error(f"{current}: {reason}")
             report.add_failed(str(current), reason)
             continue
-        results.append(scores)
+        for per_condition, scores in zip(results, scored, strict=True):
+            per_condition.append(scores)
         report.add_done(str(item.hr_path))
     return results, report

@@ -36,10 +36,17 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 @click.option("--tile", type=TileType(), default="0", show_default=True,
               help="Tile size for inference, 0 = whole image (as the papers), 'auto' = from "
                    "free memory. Tiles change results by at most a grey level.")
+@click.option("--degrade", "degrade_specs", multiple=True, metavar="SPEC",
+              help="Degrade each LR image before upscaling, as real inputs are: "
+                   "e.g. jpeg=75, noise=4,jpeg=60, blur=1.2. Repeatable: one column of results "
+                   "each ('none' for clean LR). Scores stay against the clean HR image, and "
+                   "bicubic upscales the same degraded LR.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the --degrade noise (per image, so results repeat).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir: Path | None,
          scale: int, save_dir: Path | None, as_json: bool, as_markdown: bool, device: str,
-         tile: int | str, quiet: bool) -> None:
+         tile: int | str, degrade_specs: tuple[str, ...], seed: int, quiet: bool) -> None:
     """Score a super-resolution model with PSNR and SSIM, beside bicubic upscaling.
 
     Follows the papers' protocol (SRCNN, EDSR, SRGAN, BasicSR): each HR image is cropped to a
@@ -53,14 +60,24 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
       sr-eval --data val/ --scale 4                  # the shipped x4 model
       sr-eval --model my_x2.onnx --data val/ --scale 2 --markdown
       sr-eval --model m.onnx --lr Set5/LRbicx4 --hr Set5/GTmod12 --json
+      sr-eval --data val/ --degrade none --degrade jpeg=75 --degrade noise=4,jpeg=60
+
+    --degrade applies: blur=SIGMA (Gaussian, LR pixels), noise=SIGMA (Gaussian colour noise
+    in grey levels of 255), graynoise=SIGMA (the same noise in every channel), jpeg=QUALITY
+    (libjpeg, 1..100, 4:2:0), in the order written.
     """
     from uprez.runtime import console
+    from uprez.runtime.degradations import Degradation
     from uprez.runtime.eval_batch import items_from_hr_folder, items_from_pairs
     from uprez.runtime.report import BatchReport
 
     console.set_quiet(quiet)
     if as_json and as_markdown:
         raise click.UsageError("choose one of --json and --markdown")
+    try:
+        degradations = [Degradation.parse(spec) for spec in degrade_specs] or [Degradation()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--degrade") from None
     if data_dir is not None and (hr_dir is not None or lr_dir is not None):
         raise click.UsageError("give either --data, or --lr with --hr, not both")
     if data_dir is None and (hr_dir is None or lr_dir is None):
@@ -87,7 +104,7 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
     model_path = model if model is not None else _default_model(scale)
     upscaler = _load_upscaler(model_path, scale=scale, device=device, tile=tile)
     sys.exit(_evaluate_and_print(items, upscaler, model_path, scale, save_dir, report,
-                                 as_json=as_json, as_markdown=as_markdown))
+                                 degradations, seed, as_json=as_json, as_markdown=as_markdown))
 
 
 def _default_model(scale: int) -> Path:
@@ -111,27 +128,42 @@ def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str
 
 
 def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir: Path | None,
-                        report, *, as_json: bool, as_markdown: bool) -> int:
+                        report, degradations, seed: int, *, as_json: bool,
+                        as_markdown: bool) -> int:
     from uprez.runtime import console
-    from uprez.runtime.eval_batch import evaluate_items
-    from uprez.runtime.eval_report import EvalReport, format_markdown, format_text, to_json
+    from uprez.runtime.eval_batch import evaluate_conditions
+    from uprez.runtime.eval_report import (
+        EvalReport,
+        conditions_to_json,
+        format_markdown,
+        format_summary,
+        format_summary_markdown,
+        format_text,
+        to_json,
+    )
     from uprez.runtime.evaluation import ModelOutputError
     from uprez.runtime.imageio import read_image
 
     try:
-        results, report = evaluate_items(items, upscaler.upscale, read_image, scale=scale,
-                                         save_dir=save_dir, report=report)
+        results, report = evaluate_conditions(items, upscaler.upscale, read_image, scale=scale,
+                                              degradations=degradations, seed=seed,
+                                              save_dir=save_dir, report=report)
     except ModelOutputError as exc:
         raise click.ClickException(f"{model_path}: {exc}") from None
-    eval_report = EvalReport(model=str(model_path), scale=scale, images=tuple(results),
-                             failed=tuple(report.failed))
+    reports = [EvalReport(model=str(model_path), scale=scale, images=tuple(scores),
+                          failed=tuple(report.failed), degradation=degradation.name)
+               for degradation, scores in zip(degradations, results, strict=True)]
+    several = len(reports) > 1
     if as_json:
-        console.result(to_json(eval_report))
+        console.result(conditions_to_json(reports, seed) if several else to_json(reports[0]))
     elif as_markdown:
-        console.result(format_markdown(eval_report))
-    elif results:
-        console.result(format_text(eval_report))
-    if save_dir is not None and results:
+        tables = [format_markdown(r) for r in reports]
+        console.result("\n\n".join(tables + ([format_summary_markdown(reports)] if several
+                                              else [])))
+    elif results[0]:
+        tables = [format_text(r) for r in reports]
+        console.result("\n\n".join(tables + ([format_summary(reports)] if several else [])))
+    if save_dir is not None and results[0]:
         console.info(f"SR images written to {save_dir}")
     console.info(report.summary())
     return report.exit_code

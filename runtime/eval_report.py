@@ -18,6 +18,7 @@ class EvalReport:
     scale: int
     images: tuple[ImageScores, ...]
     failed: tuple[tuple[str, str], ...] = ()
+    degradation: str = "none"  # what was done to each LR image (sr-eval --degrade)
 
     @property
     def mean_model(self) -> Scores:
@@ -65,7 +66,8 @@ def format_text(report: EvalReport) -> str:
     header = groups(_HEADER)
     titles = ["", "model", "bicubic", ""]
     rule = "-" * len(" | ".join(header))
-    lines = [f"x{report.scale}, model: {report.model}",
+    condition = f", LR degraded: {report.degradation}" if report.degradation != "none" else ""
+    lines = [f"x{report.scale}, model: {report.model}{condition}",
              " | ".join(title.center(len(cell)) for title, cell in zip(titles, header,
                                                                        strict=True)),
              " | ".join(header), rule]
@@ -78,7 +80,9 @@ def format_text(report: EvalReport) -> str:
 def format_markdown(report: EvalReport) -> str:
     header = ["image", "size", "model Y-PSNR", "model Y-SSIM", "model RGB-PSNR",
               "bicubic Y-PSNR", "bicubic Y-SSIM", "bicubic RGB-PSNR", "Y-PSNR gain"]
-    lines = [f"**x{report.scale}**, model `{report.model}`. Protocol: {PROTOCOL}.", "",
+    condition = f", LR degraded: `{report.degradation}`" if report.degradation != "none" else ""
+    lines = [f"**x{report.scale}**, model `{report.model}`{condition}. Protocol: {PROTOCOL}.",
+             "",
              "| " + " | ".join(header) + " |",
              "| " + " | ".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + " |"]
     for row in _rows(report):
@@ -93,10 +97,11 @@ def _scores_dict(scores: Scores) -> dict:
             "psnr_rgb": finite_or_none(scores.psnr_rgb)}
 
 
-def to_json(report: EvalReport) -> str:
-    data = {
+def _json_data(report: EvalReport) -> dict:
+    return {
         "model": report.model,
         "scale": report.scale,
+        "degradation": report.degradation,
         "protocol": PROTOCOL,
         "images": [{"name": image.name, "width": image.width, "height": image.height,
                     "model": _scores_dict(image.model), "bicubic": _scores_dict(image.bicubic)}
@@ -105,4 +110,55 @@ def to_json(report: EvalReport) -> str:
                   "bicubic": _scores_dict(report.mean_bicubic)} if report.images else None),
         "failed": [{"path": path, "reason": reason} for path, reason in report.failed],
     }
+
+
+def to_json(report: EvalReport) -> str:
+    return json.dumps(_json_data(report), indent=2)
+
+
+def conditions_to_json(reports: Sequence[EvalReport], seed: int) -> str:
+    """Several degradations: {"model", "scale", "seed", "conditions": [report, ...]}."""
+    first = reports[0]
+    data = {"model": first.model, "scale": first.scale, "seed": seed,
+            "conditions": [_json_data(report) for report in reports]}
     return json.dumps(data, indent=2)
+
+
+_SUMMARY_HEADER = ["LR", "model Y-PSNR", "bicubic Y-PSNR", "gain", "model Y-SSIM",
+                   "bicubic Y-SSIM"]
+
+
+def _summary_rows(reports: Sequence[EvalReport]) -> list[list[str]]:
+    rows = []
+    for report in reports:
+        if not report.images:
+            continue
+        model, bicubic = report.mean_model, report.mean_bicubic
+        rows.append([report.degradation, f"{model.psnr_y:.2f}", f"{bicubic.psnr_y:.2f}",
+                     _gain(model, bicubic), f"{model.ssim_y:.4f}", f"{bicubic.ssim_y:.4f}"])
+    return rows
+
+
+def format_summary(reports: Sequence[EvalReport]) -> str:
+    """One line per degradation: mean scores of the model and bicubic, and the gain."""
+    rows = _summary_rows(reports)
+    widths = [max(len(row[i]) for row in [_SUMMARY_HEADER, *rows])
+              for i in range(len(_SUMMARY_HEADER))]
+
+    def line(cells: Sequence[str]) -> str:
+        return " | ".join([cells[0].ljust(widths[0])]
+                          + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)])
+
+    count = len(reports[0].images)
+    lines = [f"x{reports[0].scale}, model: {reports[0].model}: mean of {count} images",
+             line(_SUMMARY_HEADER), "-" * len(line(_SUMMARY_HEADER))]
+    return "\n".join(lines + [line(row) for row in rows])
+
+
+def format_summary_markdown(reports: Sequence[EvalReport]) -> str:
+    lines = [f"**x{reports[0].scale}**, model `{reports[0].model}`, mean of "
+             f"{len(reports[0].images)} images per LR condition:", "",
+             "| " + " | ".join(_SUMMARY_HEADER) + " |",
+             "| --- | " + " | ".join(["---:"] * (len(_SUMMARY_HEADER) - 1)) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in _summary_rows(reports)]
+    return "\n".join(lines)

@@ -102,12 +102,20 @@ def score(sr: np.ndarray, hr: np.ndarray, *, scale: int, channel_order: str = "B
 
 
 def evaluate_image(name: str, hr: np.ndarray, upscale: UpscaleFn, *, scale: int,
-                   lr: np.ndarray | None = None) -> tuple[ImageScores, np.ndarray]:
-    """Score `upscale` and bicubic on one image; returns the scores and the SR image."""
+                   lr: np.ndarray | None = None,
+                   degrade: Callable[[np.ndarray], np.ndarray] | None = None,
+                   ) -> tuple[ImageScores, np.ndarray]:
+    """Score `upscale` and bicubic on one image; returns the scores and the SR image.
+
+    `degrade`, when given, changes the LR image before both upscale it (JPEG, noise, ...); the
+    scores stay against the clean HR image.
+    """
     if lr is None:
         hr, lr = make_lr(hr, scale)
     else:
         hr, lr = match_pair(hr, lr, scale)
+    if degrade is not None:
+        lr = degrade(lr)
     sr = upscale(lr)
     if sr.shape != hr.shape:
         raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} input; "

@@ -95,6 +95,70 @@ class GanConfig(PhaseConfig):
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = torch hub cache / download
 
 
+def _weights(**weights: float):
+    return field(default_factory=lambda: dict(weights))
+
+
+def _pair(low: float, high: float):
+    return field(default_factory=lambda: [low, high])
+
+
+@dataclass(frozen=True)
+class DegradationStage:
+    """One round of blur, resize, noise and JPEG (Real-ESRGAN's first or second order).
+
+    Ranges are [low, high], drawn uniformly; `*_probs` / `*_modes` tables are relative weights.
+    Noise sigmas are in grey levels of 255.
+    """
+
+    prob: float = 1.0  # chance that this stage runs at all
+    blur_prob: float = 1.0
+    kernel_size: list[int] = _pair(7, 21)  # odd sizes in this range
+    kernels: dict = _weights(iso=0.45, aniso=0.25, generalized_iso=0.12,
+                             generalized_aniso=0.03, plateau_iso=0.12, plateau_aniso=0.03)
+    sinc_prob: float = 0.1  # a ringing (sinc) kernel instead of one of `kernels`
+    blur_sigma: list[float] = _pair(0.2, 3.0)  # HR pixels
+    generalized_beta: list[float] = _pair(0.5, 4.0)
+    plateau_beta: list[float] = _pair(1.0, 2.0)
+    resize: dict = _weights(up=0.2, down=0.7, keep=0.1)
+    resize_range: list[float] = _pair(0.15, 1.5)  # size factor (first stage: of HR; second: of LR)
+    resize_modes: dict = _weights(area=1.0, bilinear=1.0, bicubic=1.0)
+    noise_prob: float = 1.0
+    gaussian_noise_prob: float = 0.5  # else Poisson (shot) noise
+    noise_sigma: list[float] = _pair(1.0, 30.0)
+    poisson_scale: list[float] = _pair(0.05, 3.0)
+    gray_noise_prob: float = 0.4  # same noise in every channel
+    jpeg_prob: float = 1.0
+    jpeg_quality: list[int] = _pair(30, 95)
+
+
+def _second_stage() -> DegradationStage:
+    return DegradationStage(
+        blur_prob=0.8, blur_sigma=[0.2, 1.5], resize={"up": 0.3, "down": 0.4, "keep": 0.3},
+        resize_range=[0.3, 1.2], noise_sigma=[1.0, 25.0], poisson_scale=[0.05, 2.5],
+        jpeg_prob=0.0)  # the second-order JPEG is the final step's
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    """How training LR patches are made from HR: MATLAB bicubic when off; when on, Real-ESRGAN's
+    second-order pipeline (first stage, second stage, then the final resize to the LR size with a
+    sinc filter and JPEG in random order). The defaults are Real-ESRGAN's."""
+
+    enabled: bool = False
+    clean_prob: float = 0.0  # share of samples made with MATLAB bicubic only
+    first: DegradationStage = field(default_factory=DegradationStage)
+    second: DegradationStage = field(default_factory=_second_stage)
+    final_resize_modes: dict = _weights(area=1.0, bilinear=1.0, bicubic=1.0)  # + matlab
+    final_sinc_prob: float = 0.8
+    final_jpeg_prob: float = 1.0
+    final_jpeg_quality: list[int] = _pair(30, 95)
+    sharpen_hr: bool = False  # unsharp-mask the HR target (sharper, less PSNR-faithful output)
+    sharpen_weight: float = 0.5
+    sharpen_radius: int = 50
+    sharpen_threshold: float = 10.0  # grey levels
+
+
 @dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +167,7 @@ class Config:
     val: ValConfig = field(default_factory=ValConfig)
     psnr: PsnrConfig = field(default_factory=PsnrConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    degradation: DegradationConfig = field(default_factory=DegradationConfig)
 
     def phase(self, name: str) -> PhaseConfig:
         return {"psnr": self.psnr, "gan": self.gan}[name]

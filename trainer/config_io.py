@@ -75,22 +75,32 @@ def _check_type(key: str, value: object, expected: object) -> object:
 
 
 def _merge(config: Config, tables: dict, source: str) -> Config:
-    sections = _sections()
-    updates = {}
     for section_name, table in tables.items():
-        if section_name not in sections:
-            raise _unknown("section", section_name, list(sections), f" ({source})")
+        if section_name not in _sections():
+            raise _unknown("section", section_name, list(_sections()), f" ({source})")
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section_name}] must be a table")
-        section_cls = sections[section_name]
-        hints = _hints(section_cls)
-        values = {}
-        for key, value in table.items():
-            if key not in hints:
-                raise _unknown("key", key, list(hints), f" in [{section_name}] ({source})")
-            values[key] = _check_type(f"{section_name}.{key}", value, hints[key])
-        updates[section_name] = dataclasses.replace(getattr(config, section_name), **values)
-    return dataclasses.replace(config, **updates)
+    return _merge_table(config, tables, "", source)
+
+
+def _merge_table(obj, table: dict, prefix: str, source: str):
+    """`obj` (a config dataclass) with the values of `table`; nested dataclasses (such as
+    [degradation.first]) are merged key by key, other values replaced after a type check."""
+    hints = _hints(type(obj))
+    values = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if key not in hints:
+            where = f" in [{prefix.rstrip('.')}]" if prefix else ""
+            raise _unknown("key" if prefix else "section", key, list(hints), f"{where} ({source})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name} must be a table like [{name}], not {value!r}")
+            values[key] = _merge_table(current, value, f"{name}.", source)
+        else:
+            values[key] = _check_type(name, value, hints[key])
+    return dataclasses.replace(obj, **values)
 
 
 def load_toml(config: Config, path: Path) -> Config:
@@ -112,7 +122,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
     """
     name, sep, raw = text.partition("=")
     path = name.strip().split(".")
-    if not sep or len(path) not in (2, 3) or not all(path):
+    if not sep or len(path) not in (2, 3, 4) or not all(path):
         raise ConfigError(f"--set expects section.key=value, not {text!r}")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
@@ -124,15 +134,29 @@ def parse_override(text: str) -> tuple[list[str], object]:
 def apply_overrides(config: Config, overrides: list[str]) -> Config:
     for text in overrides:
         path, value = parse_override(text)
-        section, key = path[0], path[1]
-        if len(path) == 3:  # an entry of a table field, e.g. model.hparams.num_feat=32
-            if section not in _sections():
-                raise _unknown("section", section, list(_sections()), f" (--set {text})")
-            current = getattr(getattr(config, section), key, None)
-            if not isinstance(current, dict):
-                raise ConfigError(f"{section}.{key} is not a table; use {section}.{key}=value")
-            value = {**current, path[2]: value}
-        config = _merge(config, {section: {key: value}}, f"--set {text}")
+        parent: object = config
+        walked = 0
+        for depth, key in enumerate(path[:-1]):
+            known = list(_sections()) if depth == 0 else (
+                list(_hints(type(parent))) if dataclasses.is_dataclass(parent) else [])
+            if key not in known:
+                if depth and not dataclasses.is_dataclass(parent):
+                    break  # reported below: the parent is not a table
+                raise _unknown("section" if depth == 0 else "key", key, known, f" (--set {text})")
+            parent, walked = getattr(parent, key), depth + 1
+        if walked < len(path) - 1:
+            dotted = ".".join(path[:walked])
+            raise ConfigError(f"{dotted} is not a table; use {dotted}=value")
+        if isinstance(parent, dict):  # an entry of a table field, e.g. model.hparams.num_feat=32
+            value = {**parent, path[-1]: value}
+            path = path[:-1]
+        elif not dataclasses.is_dataclass(parent):
+            dotted = ".".join(path[:-1])
+            raise ConfigError(f"{dotted} is not a table; use {dotted}=value")
+        nested: object = value
+        for key in reversed(path):
+            nested = {key: nested}
+        config = _merge(config, nested, f"--set {text}")
     return config
 
 
@@ -170,6 +194,14 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{name}.steps and {name}.lr must be positive")
         if len(phase.betas) != 2:
             raise ConfigError(f"{name}.betas must be two numbers like [0.9, 0.99]")
+    from .degrade import check as check_degradation
+
+    problems = check_degradation(config.degradation)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    if config.degradation.enabled and data.lr:
+        raise ConfigError("degradation.enabled makes LR patches from HR images (--data); it "
+                          "cannot be used with pre-made --lr/--hr pairs")
     if "gan" in train.phases:
         gan = config.gan
         if gan.disc_arch not in DISCRIMINATORS:
@@ -208,7 +240,23 @@ def toml_value(value: object) -> str:
 
 def to_toml(config: Config) -> str:
     lines = ["# uprez sr-train resolved config: sr-train --config this_file reproduces the run"]
-    for section, table in to_dict(config).items():
-        lines += ["", f"[{section}]"]
-        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+
+    def table(name: str, values: dict) -> None:
+        lines.extend(["", f"[{name}]"])
+        nested = {k: v for k, v in values.items() if _is_table_section(config, f"{name}.{k}")}
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in values.items()
+                     if key not in nested)
+        for key, value in nested.items():
+            table(f"{name}.{key}", value)
+
+    for section, values in to_dict(config).items():
+        table(section, values)
     return "\n".join(lines) + "\n"
+
+
+def _is_table_section(config: Config, dotted: str) -> bool:
+    """Whether a config path names a nested dataclass (written as its own [a.b] table)."""
+    obj: object = config
+    for key in dotted.split("."):
+        obj = getattr(obj, key, None)
+    return dataclasses.is_dataclass(obj)

@@ -19,11 +19,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from uprez.runtime.resize import imresize
 
+from . import degrade
+from .config import DegradationConfig
 from .images import ImageError, ImageStore, Rejected, list_images
 
 # LR pixels of context kept around a crop before downscaling, so that the bicubic kernel
 # (4 LR pixels wide) sees real neighbours and the patch equals a crop of the whole image's LR.
 _MARGIN = 3
+# The same for degraded patches: blur kernels reach 10 HR pixels, and the JPEG grid then falls
+# anywhere on the patch instead of on its corner.
+_DEGRADE_MARGIN = 6
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class DataSpec:
     augment: bool
     seed: int
     cache_bytes: int
+    degradation: DegradationConfig | None = None  # None or disabled: MATLAB bicubic
 
 
 class PatchDataset(Dataset):
@@ -95,8 +101,12 @@ class PatchDataset(Dataset):
         lh, lw = hr_image.shape[0] // s, hr_image.shape[1] // s
         y, x = int(rng.integers(0, lh - p + 1)), int(rng.integers(0, lw - p + 1))
         hr = hr_image[y * s:(y + p) * s, x * s:(x + p) * s]
+        degradation = spec.degradation
         if self.lr is not None:
             lr = self.lr.get(lr_i)[y:y + p, x:x + p]
+        elif degradation is not None and degradation.enabled \
+                and rng.random() >= degradation.clean_prob:
+            lr, hr = _degraded_patch(hr_image, y, x, p, s, degradation, rng)
         else:
             y0, x0 = max(0, y - _MARGIN), max(0, x - _MARGIN)
             y1, x1 = min(lh, y + p + _MARGIN), min(lw, x + p + _MARGIN)
@@ -123,8 +133,24 @@ def _augment(image: np.ndarray, hflip: int, vflip: int, transpose: int) -> np.nd
     return image
 
 
+def _degraded_patch(hr_image: np.ndarray, y: int, x: int, p: int, s: int,
+                    config: DegradationConfig, rng: np.random.Generator):
+    """(LR, HR) patches at LR position (y, x), size p: a region with some context around the
+    patch is degraded as a whole, then cropped, so blur and JPEG see real neighbours."""
+    lh, lw = hr_image.shape[0] // s, hr_image.shape[1] // s
+    y0, x0 = max(0, y - _DEGRADE_MARGIN), max(0, x - _DEGRADE_MARGIN)
+    y1, x1 = min(lh, y + p + _DEGRADE_MARGIN), min(lw, x + p + _DEGRADE_MARGIN)
+    region = hr_image[y0 * s:y1 * s, x0 * s:x1 * s].astype(np.float32) / 255.0
+    lr = degrade.degrade(region, (y1 - y0, x1 - x0), config, rng)
+    hr = degrade.sharpen(region, config)
+    return (lr[y - y0:y - y0 + p, x - x0:x - x0 + p],
+            hr[(y - y0) * s:(y - y0 + p) * s, (x - x0) * s:(x - x0 + p) * s])
+
+
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+    """CHW float32 on 0..1 from HWC uint8 (0..255) or float (already 0..1)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+    return tensor.div_(255.0) if image.dtype == np.uint8 else tensor
 
 
 class StepSampler(Sampler[int]):
@@ -176,4 +202,5 @@ def data_spec(config, seed: int) -> DataSpec:
     data = config.data
     return DataSpec(hr_dir=str(Path(data.hr)), lr_dir=str(Path(data.lr)) if data.lr else "",
                     scale=config.model.scale, patch_size=data.patch_size, augment=data.augment,
-                    seed=seed, cache_bytes=data.cache_mb * 2**20)
+                    seed=seed, cache_bytes=data.cache_mb * 2**20,
+                    degradation=config.degradation if config.degradation.enabled else None)

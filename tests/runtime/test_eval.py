@@ -296,3 +296,66 @@ def test_sr_eval_end_to_end_upscales_like_sr_run_and_reports_bad_files(tmp_path)
     expected, _ = evaluate_image("a.png", hr, lambda _: saved, scale=2)
     assert report["images"][0]["model"]["psnr_y"] == pytest.approx(expected.model.psnr_y)
     assert report["images"][0]["bicubic"]["psnr_y"] == pytest.approx(expected.bicubic.psnr_y)
+
+
+# --- sr-eval --degrade ------------------------------------------------------------------------
+
+
+def test_a_degradation_changes_the_lr_that_model_and_bicubic_both_upscale():
+    from uprez.runtime.degradations import Degradation, image_rng
+
+    hr = smooth_test_image(48, 48, seed=2)
+    seen = []
+
+    def model(lr):
+        seen.append(lr)
+        return imresize(lr, 2)
+
+    jpeg = Degradation.parse("jpeg=30")
+    degraded, _ = evaluate_image("a.png", hr, model, scale=2,
+                                 degrade=lambda lr: jpeg.apply(lr, image_rng(0, "a.png")))
+    clean, _ = evaluate_image("a.png", hr, model, scale=2)
+    assert not np.array_equal(seen[0], seen[1])
+    assert degraded.model.psnr_y == pytest.approx(degraded.bicubic.psnr_y)  # same LR for both
+    assert degraded.bicubic.psnr_y < clean.bicubic.psnr_y - 0.5  # scored against the clean HR
+
+
+def test_sr_eval_degrade_gives_a_result_per_condition_and_repeats_with_its_seed(tmp_path):
+    pytest.importorskip("onnx")
+    from tests.onnx_models import make_sr_model
+    from uprez.runtime.metadata import SCALE
+
+    model = make_sr_model(tmp_path / "m.onnx", scale=2, metadata={SCALE: "2"})
+    data = tmp_path / "hr"
+    data.mkdir()
+    for i in range(2):
+        write_png(data / f"{i}.png", smooth_test_image(40, 40, seed=i))
+    args = ["--model", str(model), "--data", str(data), "--scale", "2", "--device", "cpu",
+            "--degrade", "none", "--degrade", "noise=4,jpeg=60", "--degrade", "blur=1"]
+    first = CliRunner().invoke(main, [*args, "--json"])
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert [c["degradation"] for c in report["conditions"]] == ["none", "noise=4,jpeg=60",
+                                                                "blur=1"]
+    means = [c["mean"]["bicubic"]["psnr_y"] for c in report["conditions"]]
+    assert means[0] > means[1] and means[0] > means[2]
+    assert CliRunner().invoke(main, [*args, "--json"]).stdout == first.stdout
+    other_seed = CliRunner().invoke(main, [*args, "--json", "--seed", "1"]).stdout
+    assert json.loads(other_seed)["conditions"][1] != report["conditions"][1]
+    assert json.loads(other_seed)["conditions"][0] == report["conditions"][0]
+
+    text = CliRunner().invoke(main, args)
+    assert "LR degraded: noise=4,jpeg=60" in text.stdout
+    assert "mean of 2 images" in text.stdout and "blur=1" in text.stdout.splitlines()[-1]
+    markdown = CliRunner().invoke(main, [*args[:-4], "--degrade", "jpeg=75", "--markdown"])
+    assert "LR degraded: `jpeg=75`" in markdown.stdout
+    single = json.loads(CliRunner().invoke(main, [*args[:-6], "--json"]).stdout)
+    assert single["degradation"] == "none" and "images" in single
+
+
+@pytest.mark.parametrize("spec", ["jpeg=0", "noise", "sharpen=1"])
+def test_a_bad_degrade_spec_is_a_usage_error(tmp_path, spec):
+    write_png(tmp_path / "a.png", smooth_test_image(16, 16))
+    result = CliRunner().invoke(main, ["--data", str(tmp_path), "--degrade", spec])
+    assert result.exit_code == 2 and "--degrade" in result.output
+    assert "Traceback" not in result.output

@@ -10,6 +10,9 @@ PRESETS: dict[str, str] = {
     "compact-x2": "compact-x2.toml",
     "srgan-x4": "srgan-x4.toml",
     "esrgan-x4": "esrgan-x4.toml",
+    "real-compact-x4": "real-compact-x4.toml",
+    "real-compact-x2": "real-compact-x2.toml",
+    "real-esrgan-x4": "real-esrgan-x4.toml",
 }
 DEFAULT_PRESET = "compact-x4"
 
