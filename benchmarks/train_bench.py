@@ -6,6 +6,12 @@ with a GradScaler. Sizes are the presets' (compact-x4 is the CPU-sized compact).
 
     python benchmarks/train_bench.py                 # CPU (and CUDA when there is one), ~1-2 min
     python benchmarks/train_bench.py --seconds 10 --batch 16 --archs compact,compact-64x16
+    python benchmarks/train_bench.py --data ../shared/data/train   # + the data pipeline table
+
+With --data, a second table times the patch pipeline on real photos: LR made with MATLAB bicubic
+(the paper presets) against LR made with the degradation pipeline of the real-compact-x4 preset,
+first the loader alone (samples/s of one loader process), then whole training steps of that
+preset with its loader (steps/s), as sr-train runs them.
 """
 
 from __future__ import annotations
@@ -70,10 +76,18 @@ def samples_per_second(model_name: str, device: torch.device, amp: str, batch: i
 @click.option("--threads", type=int, help="torch.set_num_threads (default: torch's choice).")
 @click.option("--all-cells", is_flag=True,
               help="Also time emulated bf16 on CPUs without native bf16 for the big models (slow).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False),
+              help="Folder of HR photos: also time the data pipeline, bicubic vs degradations.")
+@click.option("--data-only", is_flag=True, help="Only the data pipeline table (needs --data).")
 def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | None,
-         all_cells: bool) -> None:
+         all_cells: bool, data: str | None, data_only: bool) -> None:
     if threads:
         torch.set_num_threads(threads)
+    if data_only:
+        if not data:
+            raise click.UsageError("--data-only needs --data")
+        data_pipeline_table(data, seconds)
+        return
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     native_bf16 = _cpu_has_bf16()
     print(f"training throughput, x4, batch {batch}, LR patch {lr_patch} px, torch {torch.__version__}, "
@@ -98,6 +112,56 @@ def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | N
                                           batch, lr_patch, seconds)
                 cells.append(f"{rate:7.1f}")
             print(f"| {model_name:<14} | {params / 1e6:6.2f}M | " + " | ".join(cells) + " |", flush=True)
+    if data:
+        data_pipeline_table(data, seconds)
+
+
+def data_pipeline_table(data: str, seconds: float) -> None:
+    """Loader samples/s and training steps/s, bicubic LR against degraded LR."""
+    from uprez.trainer import config_io
+    from uprez.trainer.config import Config
+    from uprez.trainer.data import PatchDataset, data_spec
+    from uprez.trainer.presets import preset_path
+
+    preset = config_io.load_toml(Config(), preset_path("real-compact-x4"))
+    print(f"\ndata pipeline, real-compact-x4 preset (batch {preset.data.batch_size}, HR patch "
+          f"{preset.data.patch_size} px), photos in {data}, {torch.get_num_threads()} threads")
+    print("| LR made by            | loader samples/s (1 process) | training steps/s |")
+    print("|-----------------------|-----------------------------:|-----------------:|")
+    for label, enabled in (("MATLAB bicubic", False), ("degradation pipeline", True)):
+        config = config_io.apply_overrides(preset, [f'data.hr="{data}"',
+                                                    f"degradation.enabled={str(enabled).lower()}"])
+        dataset = PatchDataset(data_spec(config, 0))
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            dataset[count]
+            count += 1
+        loader_rate = count / (time.perf_counter() - started)
+        print(f"| {label:<21} | {loader_rate:28.1f} | {training_steps_per_second(config, dataset, seconds):16.2f} |",
+              flush=True)
+
+
+def training_steps_per_second(config, dataset, seconds: float) -> float:
+    from uprez.trainer.data import make_loader
+
+    torch.manual_seed(0)
+    model = build_generator(config.model.arch, scale=config.model.scale, **config.model.hparams)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loader = make_loader(dataset, start=0, end=100_000, batch_size=config.data.batch_size,
+                         num_workers=config.data.num_workers)
+    steps, started = 0, None
+    for lr, hr in loader:
+        loss = F.l1_loss(model(lr), hr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if started is None:  # the first batch pays for starting the loader process
+            started = time.perf_counter()
+            continue
+        steps += 1
+        if time.perf_counter() - started >= seconds:
+            break
+    return steps / (time.perf_counter() - started)
 
 
 def _cpu_has_bf16() -> bool:

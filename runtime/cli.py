@@ -61,8 +61,9 @@ class DeviceType(click.ParamType):
               help="Output folder (mirrors the input tree). For a single input file, a file name "
                    "of the same kind (image, or video: .mp4, .mkv, ...) also works.")
 @click.option("-m", "--model", type=click.Path(path_type=Path),
-              help="ONNX model (from sr-export, or any NCHW image-to-image upscaler). "
-                   "Default: the shipped uprez-compact model for --scale.")
+              help="ONNX model file (from sr-export, or any NCHW image-to-image upscaler), or "
+                   "the name of a shipped model (see --list-models). Default: the shipped "
+                   "default for --scale.")
 @click.option("-s", "--scale", type=click.Choice(["2", "4"]), default=None,
               help="Pick the default model by scale (4 if not given). With --model, only checks it.")
 @click.option("--outscale", type=click.FloatRange(min=0, min_open=True),
@@ -113,6 +114,9 @@ class DeviceType(click.ParamType):
                    "(Ctrl-C, error) and continue from them; give it again on the re-run. "
                    "Finished files are always skipped.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary line.")
+@click.option("--list-models", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _, value: _list_models(ctx) if value else None,
+              help="List the shipped models (name, scale, size, speed, purpose) and exit.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
          recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
          frames_dir, deinterlace, resume, quiet) -> None:
@@ -217,6 +221,13 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     for path, reason in report.failed:
         console.error(f"failed: {path}: {reason}")
     sys.exit(report.exit_code)
+
+
+def _list_models(ctx: click.Context) -> None:
+    from uprez.runtime.models import model_table
+
+    console.result(model_table())
+    ctx.exit(0)
 
 
 def _count(number: int, noun: str) -> str:

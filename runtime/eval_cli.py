@@ -13,8 +13,9 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", "-m", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ONNX model to evaluate. Default: the model shipped for --scale.")
+@click.option("--model", "-m", type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX model file to evaluate, or a shipped model's name (sr-run "
+                   "--list-models). Default: the model shipped for --scale.")
 @click.option("--data", "-d", "data_dir", type=_DIR,
               help="Folder of HR images; each LR image is made from its HR image with MATLAB "
                    "bicubic downscaling.")

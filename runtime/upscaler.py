@@ -12,7 +12,7 @@ from uprez.runtime.alpha import bleed_colour
 from uprez.runtime.memory import free_memory
 from uprez.runtime.metadata import ModelInfo
 from uprez.runtime.model import load_model
-from uprez.runtime.models import DefaultModelMissing, default_model_path
+from uprez.runtime.models import DefaultModelMissing, default_model_path, resolve_model
 from uprez.runtime.session import CPU, TENSORRT, ModelError
 from uprez.runtime.tiling import Assembler, plan_tiles
 
@@ -36,7 +36,7 @@ class Upscaler:
                 model = default_model_path(scale or 4)
             except DefaultModelMissing as exc:
                 raise ModelError(str(exc)) from None
-        self._model = load_model(model, device)
+        self._model = load_model(resolve_model(model), device)
         self.info: ModelInfo = self._model.info
         self.scale: int = self.info.scale
         if scale is not None and scale != self.scale:

@@ -18,6 +18,7 @@ the data loader's worker processes, beside the training step.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,62 +31,104 @@ RESIZE_DIRECTIONS = ("up", "down", "keep")
 MAX_KERNEL = 41
 
 
+@dataclass(frozen=True)
+class Step:
+    """One operation of a sample's degradation chain, with everything drawn for it.
+
+    op is "blur" (kernel), "resize" (size, mode), "noise" (kind "gaussian"/"poisson", amount:
+    sigma in grey levels or the Poisson scale, gray, seed of its own generator), "jpeg"
+    (quality), or "quantize" (round to 8 bits: the saved LR image).
+    """
+
+    op: str
+    kernel: np.ndarray | None = None
+    size: tuple[int, int] = (0, 0)
+    mode: str = ""
+    kind: str = ""
+    amount: float = 0.0
+    gray: bool = False
+    seed: int = 0
+    quality: int = 0
+
+
 def degrade(hr: np.ndarray, lr_shape: tuple[int, int], config: DegradationConfig,
             rng: np.random.Generator) -> np.ndarray:
     """An LR image of `lr_shape` (height, width) from a float32 RGB HR image on 0..1."""
-    image = hr
+    return run(hr, plan(hr.shape[:2], lr_shape, config, rng))
+
+
+def plan(hr_shape: tuple[int, int], lr_shape: tuple[int, int], config: DegradationConfig,
+         rng: np.random.Generator) -> list[Step]:
+    """Draw a sample's whole chain from its generator (the pipeline in the module docstring)."""
+    steps: list[Step] = []
+    shape = tuple(hr_shape)
     if rng.random() < config.first.prob:
-        image = _stage(image, config.first, rng, reference=hr.shape[:2])
+        shape = _plan_stage(steps, shape, config.first, rng, reference=tuple(hr_shape))
     if rng.random() < config.second.prob:
-        image = _stage(image, config.second, rng, reference=lr_shape)
-    return _final(image, lr_shape, config, rng)
+        shape = _plan_stage(steps, shape, config.second, rng, reference=tuple(lr_shape))
+    _plan_final(steps, tuple(lr_shape), config, rng)
+    return steps
 
 
-def _stage(image: np.ndarray, stage: DegradationStage, rng: np.random.Generator, *,
-           reference: tuple[int, int]) -> np.ndarray:
+def run(image: np.ndarray, steps: list[Step]) -> np.ndarray:
+    """Apply a chain with numpy and OpenCV."""
+    for step in steps:
+        if step.op == "blur":
+            image = ops.blur(image, step.kernel)
+        elif step.op == "resize":
+            image = ops.resize(image, step.size[0], step.size[1], step.mode)
+        elif step.op == "noise":
+            noise_rng = np.random.default_rng(step.seed)
+            add = ops.gaussian_noise if step.kind == "gaussian" else ops.poisson_noise
+            image = np.clip(add(image, step.amount, noise_rng, gray=step.gray), 0.0, 1.0)
+        elif step.op == "jpeg":
+            image = ops.jpeg(image, step.quality)
+        elif step.op == "quantize":
+            image = ops.to_uint8(image).astype(np.float32) / 255.0
+        else:
+            raise ValueError(f"unknown degradation step {step.op!r}")
+    return image
+
+
+def _plan_stage(steps: list[Step], shape: tuple[int, int], stage: DegradationStage,
+                rng: np.random.Generator, *, reference: tuple[int, int]) -> tuple[int, int]:
     """Blur, resize (to `reference` x a random factor: the first stage's reference is the HR
-    size, the second's the LR size), noise and JPEG, each by its chance."""
+    size, the second's the LR size), noise and JPEG, each by its chance; the new shape."""
     if rng.random() < stage.blur_prob:
-        image = ops.blur(image, sample_kernel(stage, rng))
+        steps.append(Step("blur", kernel=sample_kernel(stage, rng)))
     direction = _pick(rng, stage.resize)
     low, high = stage.resize_range
     factor = 1.0 if direction == "keep" else rng.uniform(1.0, max(high, 1.0)) \
         if direction == "up" else rng.uniform(min(low, 1.0), 1.0)
     size = (max(4, round(reference[0] * factor)), max(4, round(reference[1] * factor)))
-    if size != image.shape[:2]:  # the second stage always comes to the LR size x factor
-        image = ops.resize(image, size[0], size[1], _pick(rng, stage.resize_modes))
+    if size != shape:  # the second stage always comes to the LR size x factor
+        steps.append(Step("resize", size=size, mode=_pick(rng, stage.resize_modes)))
+        shape = size
     if rng.random() < stage.noise_prob:
         gray = bool(rng.random() < stage.gray_noise_prob)
         if rng.random() < stage.gaussian_noise_prob:
-            image = ops.gaussian_noise(image, rng.uniform(*stage.noise_sigma), rng, gray=gray)
+            kind, amount = "gaussian", rng.uniform(*stage.noise_sigma)
         else:
-            image = ops.poisson_noise(image, rng.uniform(*stage.poisson_scale), rng, gray=gray)
-        image = np.clip(image, 0.0, 1.0)
+            kind, amount = "poisson", rng.uniform(*stage.poisson_scale)
+        steps.append(Step("noise", kind=kind, amount=float(amount), gray=gray,
+                          seed=int(rng.integers(2**63))))
     if rng.random() < stage.jpeg_prob:
-        image = ops.jpeg(image, _quality(rng, stage.jpeg_quality))
-    return image
+        steps.append(Step("jpeg", quality=_quality(rng, stage.jpeg_quality)))
+    return shape
 
 
-def _final(image: np.ndarray, lr_shape: tuple[int, int], config: DegradationConfig,
-           rng: np.random.Generator) -> np.ndarray:
-    mode = _pick(rng, config.final_resize_modes)
-    sinc = _final_sinc(rng) if rng.random() < config.final_sinc_prob else None
-    quality = _quality(rng, config.final_jpeg_quality) \
-        if rng.random() < config.final_jpeg_prob else None
-
-    def resize_and_filter(img: np.ndarray) -> np.ndarray:
-        img = ops.resize(img, lr_shape[0], lr_shape[1], mode)
-        return ops.blur(img, sinc) if sinc is not None else img
-
+def _plan_final(steps: list[Step], lr_shape: tuple[int, int], config: DegradationConfig,
+                rng: np.random.Generator) -> None:
+    resize = Step("resize", size=lr_shape, mode=_pick(rng, config.final_resize_modes))
+    sinc = [Step("blur", kernel=_final_sinc(rng))] if rng.random() < config.final_sinc_prob \
+        else []
+    jpeg = [Step("jpeg", quality=_quality(rng, config.final_jpeg_quality))] \
+        if rng.random() < config.final_jpeg_prob else []
     if rng.random() < 0.5:
-        image = resize_and_filter(image)
-        if quality is not None:
-            image = ops.jpeg(image, quality)
+        steps.extend([resize, *sinc, *jpeg])
     else:
-        if quality is not None:
-            image = ops.jpeg(image, quality)
-        image = resize_and_filter(image)
-    return ops.to_uint8(image).astype(np.float32) / 255.0
+        steps.extend([*jpeg, resize, *sinc])
+    steps.append(Step("quantize"))
 
 
 def sample_kernel(stage: DegradationStage, rng: np.random.Generator) -> np.ndarray:

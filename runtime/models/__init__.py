@@ -1,24 +1,76 @@
-"""The default models shipped inside the package (added by a later release)."""
+"""The models shipped inside the package, by name: `sr-run -m NAME`, `sr-run --list-models`.
+
+How each was trained, scored and timed is in this folder's README.md (the model card).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent
-DEFAULT_MODELS = {4: "uprez-compact-x4.onnx", 2: "uprez-compact-x2.onnx"}
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    scale: int
+    purpose: str
+    seconds_per_megapixel: float  # sr-run end to end on the 2-core CPU of the model card
+
+    @property
+    def path(self) -> Path:
+        return MODELS_DIR / f"{self.name}.onnx"
+
+
+SHIPPED: tuple[ShippedModel, ...] = (
+    ShippedModel("uprez-compact-x4", 4, "clean downscales: restores detail bicubic blurs", 3.5),
+    ShippedModel("uprez-compact-x2", 2, "clean downscales: restores detail bicubic blurs", 3.5),
+)
+DEFAULT_MODELS = {4: "uprez-compact-x4", 2: "uprez-compact-x2"}
 
 
 class DefaultModelMissing(FileNotFoundError):
     """The default model for a scale is not in this installation."""
 
 
+def shipped_model(name: str) -> ShippedModel | None:
+    """The shipped model called `name` (with or without .onnx), else None."""
+    name = name.removesuffix(".onnx")
+    return next((model for model in SHIPPED if model.name == name), None)
+
+
 def default_model_path(scale: int = 4) -> Path:
     """The shipped default model for `scale` (2 or 4); raises DefaultModelMissing naming the file."""
     if scale not in DEFAULT_MODELS:
-        raise DefaultModelMissing(
-            f"there is no default x{scale} model (defaults exist for x2 and x4); pass --model PATH.onnx")
-    path = MODELS_DIR / DEFAULT_MODELS[scale]
+        raise DefaultModelMissing(f"there is no default x{scale} model (defaults exist for "
+                                  f"x2 and x4); pass --model PATH.onnx")
+    path = MODELS_DIR / f"{DEFAULT_MODELS[scale]}.onnx"
     if not path.is_file():
-        raise DefaultModelMissing(
-            f"the default x{scale} model {path} is not in this installation; pass --model PATH.onnx")
+        raise DefaultModelMissing(f"the default x{scale} model {path} is not in this "
+                                  f"installation; pass --model PATH.onnx")
     return path
+
+
+def resolve_model(model: str | Path) -> Path:
+    """A model argument as a path: an existing file as it is, else a shipped model's name."""
+    path = Path(model)
+    if path.exists():
+        return path
+    shipped = shipped_model(str(model))
+    return shipped.path if shipped is not None and shipped.path.is_file() else path
+
+
+def model_table() -> str:
+    """The shipped models, one line each: name, scale, size, speed, purpose; defaults marked."""
+    rows = [("name", "scale", "size", "s/MP", "purpose")]
+    for model in SHIPPED:
+        size = f"{model.path.stat().st_size / 1e6:.2f} MB" if model.path.is_file() else "missing"
+        default = " (default)" if DEFAULT_MODELS.get(model.scale) == model.name else ""
+        rows.append((model.name + default, f"x{model.scale}", size,
+                     f"{model.seconds_per_megapixel:g}", model.purpose))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
+             + "  " + row[4] for row in rows]
+    return "\n".join(lines) + ("\n\ns/MP: seconds per input megapixel, sr-run end to end on a "
+                               "2-core CPU (runtime/models/README.md)")
