@@ -139,6 +139,7 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     --overwrite. Exit code: 0 all done, 1 some files failed (each is named with the reason),
     2 usage error, 130 interrupted.
     """
+    from uprez.runtime.auto import open_upscaler
     from uprez.runtime.discover import (
         IMAGE,
         MEDIA_SUFFIXES,
@@ -150,7 +151,6 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     from uprez.runtime.pipeline import RunOptions, run_jobs
     from uprez.runtime.report import BatchReport
     from uprez.runtime.session import DeviceError, ModelError
-    from uprez.runtime.upscaler import Upscaler
 
     console.set_quiet(quiet)
     specs = list(inputs) + list(more_inputs)
@@ -182,8 +182,8 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
                                    deinterlace=deinterlace)
 
     try:
-        upscaler = Upscaler(model, scale=int(scale) if scale else None, device=device, tile=tile,
-                            tile_pad=tile_pad, batch=batch)
+        upscaler = open_upscaler(model, scale=int(scale) if scale else None, device=device,
+                                 tile=tile, tile_pad=tile_pad, batch=batch)
     except ModelError as exc:
         raise UsageProblem(str(exc)) from None
     except DeviceError as exc:
@@ -202,9 +202,11 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
             if video_jobs:
                 from uprez.runtime.video.jobs import frames_fingerprint, run_video_jobs
 
-                fingerprint = frames_fingerprint(upscaler, tile=tile, outscale=outscale,
+                # the default's pick for compressed video (a per-codec pick: TODO with jobs)
+                video_upscaler = getattr(upscaler, "real", upscaler)
+                fingerprint = frames_fingerprint(video_upscaler, tile=tile, outscale=outscale,
                                                  deinterlace=deinterlace)
-                video_stats = run_video_jobs(video_jobs, upscaler,
+                video_stats = run_video_jobs(video_jobs, video_upscaler,
                                              replace(video_options, fingerprint=fingerprint), report)
             interrupts.check()
     except KeyboardInterrupt:
@@ -215,6 +217,8 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     parts = []
     if stats is not None and stats.images:
         parts.append(stats.summary(upscaler.provider))
+        if hasattr(upscaler, "usage"):  # the default model picked per image
+            parts.append(upscaler.usage())
     if video_stats is not None and video_stats.videos:
         parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.provider}"))
     console.result("; ".join(parts or ["nothing upscaled"]) + f"; {report.summary()}")

@@ -109,19 +109,26 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
 
 
 def _default_model(scale: int) -> Path:
-    from uprez.runtime.models import DefaultModelMissing, default_model_path
+    """The default's name for an auto choice, else the shipped file's path."""
+    from uprez.runtime.models import (
+        DEFAULT_MODELS,
+        DefaultModelMissing,
+        auto_model,
+        default_model_path,
+    )
 
     try:
-        return default_model_path(scale)
+        path = default_model_path(scale)
     except DefaultModelMissing as exc:
         raise click.ClickException(str(exc)) from None
+    return Path(DEFAULT_MODELS[scale]) if auto_model(DEFAULT_MODELS[scale]) else path
 
 
 def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str):
-    from uprez.runtime.upscaler import Upscaler
+    from uprez.runtime.auto import open_upscaler
 
     try:
-        return Upscaler(str(model_path), scale=scale, device=device, tile=tile)
+        return open_upscaler(str(model_path), scale=scale, device=device, tile=tile)
     except click.ClickException:
         raise
     except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user

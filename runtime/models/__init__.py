@@ -23,10 +23,22 @@ class ShippedModel:
         return MODELS_DIR / f"{self.name}.onnx"
 
 
+@dataclass(frozen=True)
+class AutoModel:
+    """Two shipped models of one scale, chosen per input (runtime/auto.py)."""
+
+    name: str
+    scale: int
+    clean: str  # for clean inputs
+    real: str  # for inputs with JPEG damage at or below real_below_quality, and lossy video
+    real_below_quality: int
+
+
 SHIPPED: tuple[ShippedModel, ...] = (
     ShippedModel("uprez-compact-x4", 4, "clean downscales: restores detail bicubic blurs", 3.5),
     ShippedModel("uprez-compact-x2", 2, "clean downscales: restores detail bicubic blurs", 3.5),
 )
+AUTO: tuple[AutoModel, ...] = ()
 DEFAULT_MODELS = {4: "uprez-compact-x4", 2: "uprez-compact-x2"}
 
 
@@ -40,12 +52,20 @@ def shipped_model(name: str) -> ShippedModel | None:
     return next((model for model in SHIPPED if model.name == name), None)
 
 
+def auto_model(name: str) -> AutoModel | None:
+    """The shipped auto choice called `name`, else None."""
+    return next((choice for choice in AUTO if choice.name == name), None)
+
+
 def default_model_path(scale: int = 4) -> Path:
-    """The shipped default model for `scale` (2 or 4); raises DefaultModelMissing naming the file."""
+    """The file of the shipped default for `scale` (2 or 4), the clean model where the default
+    is an auto choice; raises DefaultModelMissing naming the file."""
     if scale not in DEFAULT_MODELS:
         raise DefaultModelMissing(f"there is no default x{scale} model (defaults exist for "
                                   f"x2 and x4); pass --model PATH.onnx")
-    path = MODELS_DIR / f"{DEFAULT_MODELS[scale]}.onnx"
+    name = DEFAULT_MODELS[scale]
+    choice = auto_model(name)
+    path = MODELS_DIR / f"{choice.clean if choice else name}.onnx"
     if not path.is_file():
         raise DefaultModelMissing(f"the default x{scale} model {path} is not in this "
                                   f"installation; pass --model PATH.onnx")
@@ -64,6 +84,12 @@ def resolve_model(model: str | Path) -> Path:
 def model_table() -> str:
     """The shipped models, one line each: name, scale, size, speed, purpose; defaults marked."""
     rows = [("name", "scale", "size", "s/MP", "purpose")]
+    for choice in AUTO:
+        default = " (default)" if DEFAULT_MODELS.get(choice.scale) == choice.name else ""
+        rows.append((choice.name + default, f"x{choice.scale}", "", "",
+                     f"picks {choice.real} for inputs with JPEG damage (quality <= "
+                     f"{choice.real_below_quality}, found in the pixels) and for lossy video, "
+                     f"{choice.clean} for the rest"))
     for model in SHIPPED:
         size = f"{model.path.stat().st_size / 1e6:.2f} MB" if model.path.is_file() else "missing"
         default = " (default)" if DEFAULT_MODELS.get(model.scale) == model.name else ""

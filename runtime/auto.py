@@ -1,0 +1,83 @@
+"""The default model: a clean and a real-input model of one scale, chosen per input.
+
+One small model cannot be best at both: a model trained on JPEG and noise smooths the fine
+detail of a clean downscale, and a model trained on clean downscales sharpens JPEG blocks along
+with the edges. So the shipped default (`uprez-auto-x4`, `uprez-auto-x2`) looks at each input's
+pixels (`runtime.compression`: a JPEG saved as PNG counts too) and upscales it with the real-input
+model when it finds JPEG damage at or below `real_below_quality`, else with the clean model. A
+video is compressed by its codec, so it gets the real-input model unless its codec is lossless.
+The models card (runtime/models/README.md) has the measurements behind the threshold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import numpy as np
+
+from uprez.runtime.compression import estimate_jpeg
+from uprez.runtime.models import AutoModel
+from uprez.runtime.upscaler import Upscaler
+
+# ffmpeg codec names whose video holds the source's pixels exactly
+LOSSLESS_VIDEO_CODECS = frozenset({
+    "ffv1", "huffyuv", "ffvhuff", "png", "rawvideo", "utvideo", "magicyuv", "qtrle", "r210",
+    "v210", "v308", "v408", "v410", "y41p", "yuv4", "zlib", "lagarith", "apng", "tiff", "bmp"})
+
+
+class AutoUpscaler:
+    """Upscaler's image API over two Upscalers; each call picks one (thread-safe)."""
+
+    def __init__(self, choice: AutoModel, **options):
+        self.choice = choice
+        self.clean = Upscaler(choice.clean, **options)
+        self.real = Upscaler(choice.real, **options)
+        if self.clean.scale != self.real.scale:
+            raise ValueError(f"{choice.name}: its models differ in scale")
+        self.scale = self.clean.scale
+        self.provider = self.clean.provider
+        self.fallback_reason = self.clean.fallback_reason
+        self.batch = self.clean.batch
+        self._lock = threading.Lock()
+        self._used: Counter[str] = Counter()
+
+    def pick(self, image: np.ndarray) -> Upscaler:
+        """The real-input model for an image with JPEG damage, else the clean one."""
+        quality = estimate_jpeg(image).quality
+        damaged = quality is not None and quality <= self.choice.real_below_quality
+        return self.real if damaged else self.clean
+
+    def pick_for_video(self, codec: str) -> Upscaler:
+        return self.clean if codec in LOSSLESS_VIDEO_CODECS else self.real
+
+    def upscale(self, image: np.ndarray, **options) -> np.ndarray:
+        upscaler = self.pick(image)
+        with self._lock:
+            self._used[upscaler.info.name or upscaler.model_path.stem] += 1
+        return upscaler.upscale(image, **options)
+
+    def describe(self) -> str:
+        return (f"{self.choice.name}: {self.real.describe()} for inputs with JPEG damage, "
+                f"{self.clean.info.name or self.clean.model_path.stem} for clean ones")
+
+    def usage(self) -> str:
+        """How many images each model upscaled so far, e.g. '2 by uprez-real-x4, 1 by ...'."""
+        with self._lock:
+            return ", ".join(f"{count} by {name}" for name, count in self._used.most_common())
+
+
+def open_upscaler(model=None, *, scale: int | None = None, **options):
+    """An Upscaler for a model file or shipped name, or an AutoUpscaler for an auto choice (the
+    default for `scale` when `model` is None). Raises the Upscaler's ModelError/DeviceError."""
+    from uprez.runtime.models import DEFAULT_MODELS, auto_model
+
+    name = str(model) if model is not None else DEFAULT_MODELS.get(scale or 4)
+    choice = auto_model(name) if name is not None else None
+    if choice is None:
+        return Upscaler(model, scale=scale, **options)
+    if scale is not None and scale != choice.scale:
+        from uprez.runtime.session import ModelError
+
+        raise ModelError(f"{choice.name} is a x{choice.scale} model, not x{scale}")
+    return AutoUpscaler(choice, **options)
