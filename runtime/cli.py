@@ -93,7 +93,8 @@ class DeviceType(click.ParamType):
 @click.option("--overwrite", is_flag=True,
               help="Redo outputs that already exist (default: skip them, so re-runs resume).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
-              help="Video codec, as this ffmpeg allows [default: h264; vp9 for .webm].")
+              help="Video codec, as this ffmpeg allows [default: h264; vp9 for .webm]; "
+                   ".avi takes h264/h265 without B-frames, or vp9.")
 @click.option("--crf", type=click.IntRange(0, 63),
               help="Video quality, lower is better and bigger: 0..51 for h264/h265, 0..63 for "
                    "vp9/av1 [default: 18 h264, 20 h265, 30 vp9/av1].")

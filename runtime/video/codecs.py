@@ -46,6 +46,11 @@ CONTAINER_CODECS: dict[str, tuple[str, ...]] = {
 }
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
                      ".webm": "webm", ".avi": "avi"}
+# Containers that keep no presentation times: AVI's index gives the n-th video frame the time
+# n / (its stream rate). So their stream rate must be the frame rate, and their frames must be
+# stored in display order: B-frames (decoded before the frames they precede) would put every
+# frame late by the reorder depth, two frames with x264's defaults.
+FRAME_INDEXED = frozenset({".avi"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class EncoderSettings:
     crf: int
     preset: str
     pix_fmt: str
+    # False for FRAME_INDEXED containers; only x264/x265 make B-frames (VP9's hidden reference
+    # frames travel inside the packet of a shown frame, and AV1 does not go into AVI)
+    b_frames: bool = True
 
     @property
     def high_bit_depth(self) -> bool:
@@ -67,6 +75,8 @@ class EncoderSettings:
             args += ["-crf", str(self.crf), "-preset", self.preset]
             if self.encoder == "libx265":
                 args += ["-x265-params", "log-level=error"]
+            if not self.b_frames:
+                args += ["-bf", "0"]
         elif self.encoder == "libvpx-vp9":
             args += ["-crf", str(self.crf), "-b:v", "0", "-deadline", "good",
                      "-cpu-used", self.preset, "-row-mt", "1"]
@@ -109,7 +119,8 @@ def resolve_encoder(ffmpeg: Ffmpeg, *, codec: str | None, crf: int | None, prese
     if not low <= crf <= high:
         raise VideoError(f"--crf {crf} is out of range for {codec}: {low}..{high}")
     return EncoderSettings(codec, encoder, crf, _preset(spec, encoder, preset),
-                           _pix_fmt(ffmpeg, encoder, pix_fmt, high_bit_depth))
+                           _pix_fmt(ffmpeg, encoder, pix_fmt, high_bit_depth),
+                           b_frames=container not in FRAME_INDEXED)
 
 
 def _preset(spec: CodecSpec, encoder: str, preset: str | None) -> str:

@@ -9,10 +9,11 @@ with a warning either way.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 from uprez.runtime import console
-from uprez.runtime.video.codecs import CONTAINER_FORMATS, EncoderSettings
+from uprez.runtime.video.codecs import CONTAINER_FORMATS, FRAME_INDEXED, EncoderSettings
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, clean_message
 from uprez.runtime.video.probe import VideoInfo, picture_after_sound, streams_of
@@ -70,8 +71,12 @@ def plan_streams(info: VideoInfo, container: str) -> StreamPlan:
     return StreamPlan(tuple(audio), tuple(args))
 
 
-def _container_args(container: str, settings: EncoderSettings) -> list[str]:
+def _container_args(container: str, settings: EncoderSettings, fps: Fraction) -> list[str]:
     args = ["-f", CONTAINER_FORMATS[container]]
+    if container in FRAME_INDEXED:
+        # The clock is the frame rate: a copy would keep a finer one (AVI gets 1/600 from the
+        # segments' MP4), and players would say 600 fps.
+        args += ["-time_base:v", f"{fps.denominator}/{fps.numerator}"]
     if container in (".mp4", ".m4v", ".mov"):
         args += ["-movflags", "+faststart"]
         if settings.codec == "h265":
@@ -111,17 +116,18 @@ def _try_output(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
     done = ffmpeg.run([
         "-v", "error", "-f", "lavfi", "-i", f"color=c=gray:s=64x64:r={rate}:d=0.5",
         "-i", str(src), "-map", "0:v", *streams.audio_args, *settings.ffmpeg_args(),
-        "-t", "0.5", *_container_args(container, settings), "-y", str(scratch),
+        "-t", "0.5", *_container_args(container, settings, info.fps), "-y", str(scratch),
     ], timeout=300)
     scratch.unlink(missing_ok=True)
     return None if done.returncode == 0 else first_line(done.stderr)
 
 
 def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
-        settings: EncoderSettings, container: str, out: Path, *, video_delay: float = 0.0) -> None:
+        settings: EncoderSettings, container: str, out: Path, *, fps: Fraction,
+        video_delay: float = 0.0) -> None:
     """Join `segments` (concat demuxer: timestamps carried over exactly) and the source's
-    streams into `out`; the video starts `video_delay` seconds after the source's audio and
-    subtitles (before them when negative).
+    streams into `out` (video at `fps`); the video starts `video_delay` seconds after the
+    source's audio and subtitles (before them when negative).
 
     How ffmpeg places the source's streams depends on the input format (a transport stream's
     copied streams are moved to 0, an MP4's keep their offset), so the join is checked and, when
@@ -140,7 +146,8 @@ def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
                 "-f", "concat", "-safe", "0", "-i", str(listing),
                 *(["-itsoffset", f"{-correction:.6f}"] if correction < 0 else []), "-i", str(src),
                 "-map", "0:v:0", "-c:v", "copy", *streams.args, "-map_metadata", "1",
-                "-map_chapters", "1", *_container_args(container, settings), "-y", str(out),
+                "-map_chapters", "1", *_container_args(container, settings, fps), "-y",
+                str(out),
             ], timeout=None)
             if done.returncode != 0:
                 raise VideoError(f"joining the encoded video with the source's audio failed: "

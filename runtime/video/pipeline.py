@@ -134,7 +134,7 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
             counts = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
             segments = work.segments(len(sink.finished))
         tmp = work.output_tmp_path(dst.suffix)
-        mux(ffmpeg, segments, src, streams, settings, container, tmp,
+        mux(ffmpeg, segments, src, streams, settings, container, tmp, fps=info.fps,
             video_delay=info.video_delay)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dst)

@@ -1,5 +1,7 @@
 """--codec/--crf/--preset/--pix-fmt against what this ffmpeg build really has."""
 
+from dataclasses import asdict
+
 import pytest
 
 from uprez.runtime.video.codecs import resolve_encoder
@@ -31,6 +33,15 @@ def test_defaults_follow_the_container_and_the_source_depth(tool):
     assert resolve(tool, container=".webm").codec == "vp9"
     assert resolve(tool).pix_fmt == "yuv420p"
     assert resolve(tool, high_bit_depth=True).pix_fmt == "yuv420p10le"
+
+
+def test_avi_video_is_encoded_in_display_order(tool):
+    """AVI keeps no presentation times: B-frames would show every frame late."""
+    for codec in ("h264", "h265"):
+        avi = resolve(tool, codec=codec, container=".avi")
+        mkv = resolve(tool, codec=codec, container=".mkv")
+        assert avi.ffmpeg_args()[-2:] == ["-bf", "0"] and "-bf" not in mkv.ffmpeg_args()
+        assert asdict(avi) != asdict(mkv)  # so --resume never joins segments made with them
 
 
 def test_x264_style_presets_become_speed_numbers_for_av1_and_vp9(tool):
