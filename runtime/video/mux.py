@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from uprez.runtime import console
+from uprez.runtime.video import avi
 from uprez.runtime.video.codecs import CONTAINER_FORMATS, FRAME_INDEXED, EncoderSettings
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, clean_message
@@ -75,8 +76,11 @@ def _container_args(container: str, settings: EncoderSettings, fps: Fraction) ->
     args = ["-f", CONTAINER_FORMATS[container]]
     if container in FRAME_INDEXED:
         # The clock is the frame rate: a copy would keep a finer one (AVI gets 1/600 from the
-        # segments' MP4), and players would say 600 fps.
-        args += ["-time_base:v", f"{fps.denominator}/{fps.numerator}"]
+        # segments' MP4), and players would say 600 fps. Chunks are placed by count, so
+        # shifting every timestamp past a negative one (AAC's priming) would only move the
+        # frames after the first.
+        args += ["-time_base:v", f"{fps.denominator}/{fps.numerator}",
+                 "-avoid_negative_ts", "disabled"]
     if container in (".mp4", ".m4v", ".mov"):
         args += ["-movflags", "+faststart"]
         if settings.codec == "h265":
@@ -152,6 +156,11 @@ def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
             if done.returncode != 0:
                 raise VideoError(f"joining the encoded video with the source's audio failed: "
                                  f"{first_line(done.stderr)}")
+            if CONTAINER_FORMATS[container] == "avi":
+                # ffmpeg starts every AVI stream at 0, whatever the offsets: its stream headers
+                # hold them, to the nearest frame or audio block
+                avi.place_picture(out, video_delay)
+                return
             joined = streams_of(ffmpeg.run(["-i", str(out)], timeout=120).stderr)
             off = video_delay - picture_after_sound(joined)
             if abs(off) <= 0.001:

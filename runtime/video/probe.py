@@ -13,11 +13,12 @@ filter): then `fps` is that rate, `frame_count` what it yields, and the sound st
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
 
+from uprez.runtime.video import avi
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg
 
@@ -76,7 +77,7 @@ _COLORSPACES = ("bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "fcc", "
 def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     path = str(path)
     described = ffmpeg.run(["-i", path], timeout=120).stderr
-    streams = streams_of(described)
+    streams = with_avi_starts(path, streams_of(described))
     video_lines = [line for line in described.splitlines()
                    if re.search(r"Stream #0:\d+.*: Video:", line)]
     if not video_lines:
@@ -136,6 +137,16 @@ def streams_of(described: str) -> tuple[StreamInfo, ...]:
                                                 match.group(3),
                                                 float(start.group(1)) if start else default_start)
     return tuple(found.values())
+
+
+def with_avi_starts(path: str | Path, streams: tuple[StreamInfo, ...]) -> tuple[StreamInfo, ...]:
+    """`streams` with the start offsets an AVI file keeps in its stream headers, which ffmpeg's
+    description leaves out; other files' streams as they are."""
+    headers = avi.stream_headers(path)
+    if len(headers) != len(streams):
+        return streams
+    return tuple(replace(stream, start=(stream.start or 0.0) + header.start_seconds)
+                 for stream, header in zip(streams, headers, strict=True))
 
 
 def parse_field_order(details: list[str]) -> str | None:
