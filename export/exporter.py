@@ -9,6 +9,7 @@ from pathlib import Path
 from uprez.runtime import console
 from uprez.runtime.atomic import atomic_path
 from uprez.runtime.metadata import ModelInfo
+from uprez.trainer.archs import size_multiple_for
 
 from . import verify
 from .detect import build_model, detect, from_uprez
@@ -17,9 +18,6 @@ from .load import load_checkpoint
 from .onnx_export import DEFAULT_OPSET, annotate, check, export_onnx
 from .profile import profile_model, tile_hint
 from .receptive_field import TAIL_TOLERANCE, measure_receptive_field
-
-# Input sides must be multiples of this: RRDBNet pixel-unshuffles its input at x2 and x1.
-SIZE_MULTIPLES = {"rrdbnet": {2: 2, 1: 4}}
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,6 @@ class ExportResult:
         return (f"{self.output}  (x{info.scale} {info.arch}, {info.precision}, "
                 f"{_human_size(self.output.stat().st_size)}, receptive field "
                 f"{info.receptive_field} px, {self.seconds:.1f} s)")
-
-
-def size_multiple_for(arch: str, scale: int) -> int:
-    return SIZE_MULTIPLES.get(arch, {}).get(scale, 1)
 
 
 def _human_size(size: int) -> str:

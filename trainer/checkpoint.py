@@ -82,12 +82,11 @@ def load(path: Path) -> dict:
 def generator_checkpoint(generator: nn.Module, ema: nn.Module | None, *, step: int, phase: str,
                          config: dict) -> dict:
     """What `sr-export` needs: the generator, its EMA, and how to rebuild it."""
-    from .archs import ARCHS
+    from .archs import spec_of
 
-    arch = next(name for name, cls in ARCHS.items() if type(generator) is cls)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "arch": arch, "hparams": dict(generator.hparams),
+        "arch": spec_of(generator).name, "hparams": dict(generator.hparams),
         "params": _cpu_state(generator), "params_ema": _cpu_state(ema) if ema is not None else None,
         "step": step, "phase": phase, "config": config,
     }

@@ -16,9 +16,9 @@ PixelLoss = Literal["l1", "mse", "charbonnier"]
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "compact"  # key of uprez.trainer.archs.ARCHS
+    arch: str = "compact"  # key of uprez.trainer.archs.GENERATORS
     scale: int = 4
-    hparams: dict = field(default_factory=dict)  # architecture hyperparameters besides scale
+    hparams: dict = field(default_factory=dict)  # besides scale; names and types: the ArchSpec
     init: str = ""  # a uprez checkpoint to start the generator from (its EMA weights if any)
 
 

@@ -7,13 +7,11 @@ errors without a traceback.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
-import typing
 from pathlib import Path
 
 from .config import Config
+from .typecheck import ConfigError, check_type, field_types, unknown
 
 try:
     import tomllib
@@ -21,63 +19,14 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 
-class ConfigError(ValueError):
-    """A config value or key that is not acceptable; the message names it."""
-
-
-def _hints(cls: type) -> dict[str, object]:
-    return typing.get_type_hints(cls)
-
-
 def _sections() -> dict[str, type]:
-    return _hints(Config)
-
-
-def _unknown(kind: str, name: str, known: list[str], where: str = "") -> ConfigError:
-    """E.g. "unknown key 'stepz' in [psnr] (--set psnr.stepz=1) (did you mean 'steps'?); ..."."""
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown {kind} {name!r}{where}{hint}; known: {', '.join(known)}")
-
-
-def _check_type(key: str, value: object, expected: object) -> object:
-    """Return `value` if it fits the annotation `expected` (ints widen to float), else raise."""
-    origin = typing.get_origin(expected)
-    if origin is typing.Literal:
-        choices = typing.get_args(expected)
-        if value not in choices:
-            raise ConfigError(f"{key} must be one of {', '.join(map(repr, choices))}, not {value!r}")
-        return value
-    if origin is list:
-        (item_type,) = typing.get_args(expected)
-        if not isinstance(value, list):
-            raise ConfigError(f"{key} must be a list of {item_type.__name__}, not {value!r}")
-        return [_check_type(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
-    if expected is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a table like {{ name = value }}, not {value!r}")
-        return dict(value)
-    if expected is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, not {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key} must be finite, not {value!r}")
-        return float(value)
-    if expected is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer, not {value!r}")
-        return value
-    if expected is bool or expected is str:
-        if not isinstance(value, expected):
-            raise ConfigError(f"{key} must be a {expected.__name__}, not {value!r}")
-        return value
-    raise TypeError(f"config field {key} has an unsupported annotation {expected!r}")
+    return field_types(Config)
 
 
 def _merge(config: Config, tables: dict, source: str) -> Config:
     for section_name, table in tables.items():
         if section_name not in _sections():
-            raise _unknown("section", section_name, list(_sections()), f" ({source})")
+            raise unknown("section", section_name, list(_sections()), f" ({source})")
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{section_name}] must be a table")
     return _merge_table(config, tables, "", source)
@@ -86,20 +35,20 @@ def _merge(config: Config, tables: dict, source: str) -> Config:
 def _merge_table(obj, table: dict, prefix: str, source: str):
     """`obj` (a config dataclass) with the values of `table`; nested dataclasses (such as
     [degradation.first]) are merged key by key, other values replaced after a type check."""
-    hints = _hints(type(obj))
+    hints = field_types(type(obj))
     values = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
         if key not in hints:
             where = f" in [{prefix.rstrip('.')}]" if prefix else ""
-            raise _unknown("key" if prefix else "section", key, list(hints), f"{where} ({source})")
+            raise unknown("key" if prefix else "section", key, list(hints), f"{where} ({source})")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"{name} must be a table like [{name}], not {value!r}")
             values[key] = _merge_table(current, value, f"{name}.", source)
         else:
-            values[key] = _check_type(name, value, hints[key])
+            values[key] = check_type(name, value, hints[key])
     return dataclasses.replace(obj, **values)
 
 
@@ -138,11 +87,11 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         walked = 0
         for depth, key in enumerate(path[:-1]):
             known = list(_sections()) if depth == 0 else (
-                list(_hints(type(parent))) if dataclasses.is_dataclass(parent) else [])
+                list(field_types(type(parent))) if dataclasses.is_dataclass(parent) else [])
             if key not in known:
                 if depth and not dataclasses.is_dataclass(parent):
                     break  # reported below: the parent is not a table
-                raise _unknown("section" if depth == 0 else "key", key, known, f" (--set {text})")
+                raise unknown("section" if depth == 0 else "key", key, known, f" (--set {text})")
             parent, walked = getattr(parent, key), depth + 1
         if walked < len(path) - 1:
             dotted = ".".join(path[:walked])
@@ -162,16 +111,16 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
 
 def validate(config: Config) -> None:
     """Checks that involve more than one value, or the architecture registry."""
-    from .archs import ARCHS, DISCRIMINATORS, SCALES
+    from .archs import DISCRIMINATORS, GENERATORS
 
     model, data, train = config.model, config.data, config.train
-    if model.arch not in ARCHS:
-        raise _unknown("model.arch", model.arch, list(ARCHS))
-    if model.scale not in SCALES[model.arch]:
-        raise ConfigError(f"model.scale: {model.arch} supports scales "
-                          f"{', '.join(map(str, SCALES[model.arch]))}, not {model.scale}")
+    if model.arch not in GENERATORS:
+        raise unknown("model.arch", model.arch, list(GENERATORS))
+    spec = GENERATORS[model.arch]
+    spec.check_scale(model.scale, key="model.scale: ")
     if "scale" in model.hparams:
         raise ConfigError("set the scale with model.scale, not model.hparams.scale")
+    spec.make_params({**model.hparams, "scale": model.scale}, prefix="model.hparams.")
     if not train.phases or any(p not in ("psnr", "gan") for p in train.phases) \
             or len(set(train.phases)) != len(train.phases):
         raise ConfigError(f"train.phases must be [\"psnr\"], [\"gan\"] or [\"psnr\", \"gan\"], "
@@ -205,16 +154,16 @@ def validate(config: Config) -> None:
     if "gan" in train.phases:
         gan = config.gan
         if gan.disc_arch not in DISCRIMINATORS:
-            raise _unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
+            raise unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
         if gan.disc_arch == "unet" and data.patch_size % 8:
             raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
         if len(gan.betas_d) != 2:
             raise ConfigError("gan.betas_d must be two numbers like [0.9, 0.99]")
         from .vgg import layer_names
 
-        unknown = [name for name in gan.perceptual_layers if name not in layer_names()]
-        if unknown:
-            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) {', '.join(unknown)}; "
+        unknown_layers = [name for name in gan.perceptual_layers if name not in layer_names()]
+        if unknown_layers:
+            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) {', '.join(unknown_layers)}; "
                               f"names are conv1_1 .. conv5_4 (before ReLU) or relu1_1 .. relu5_4")
         bad = {k: v for k, v in gan.perceptual_layers.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
         if bad:

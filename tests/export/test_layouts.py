@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
-from uprez.export.exporter import ExportOptions, export_checkpoint, size_multiple_for
+from uprez.export.exporter import ExportOptions, export_checkpoint
 from uprez.runtime.metadata import ALL_KEYS
-from uprez.trainer.archs import ARCHS, SCALES
+from uprez.trainer.archs import ARCHS, SCALES, size_multiple_for
 
 from .helpers import onnx_info, onnx_output, perturbed, save_layout, tiny_model, torch_output
 

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from uprez.export.exporter import size_multiple_for
 from uprez.export.receptive_field import TAIL_TOLERANCE, measure_receptive_field
+from uprez.trainer.archs import size_multiple_for
 
 from .helpers import tiny_model
 

@@ -1,41 +1,59 @@
-"""The architecture registry: names to classes, explicitly.
+"""The architecture registry: names to specs and classes, explicitly.
 
-Every architecture takes keyword-only hyperparameters and keeps them on `module.hparams`, so a
-checkpoint can store `{arch, hparams}` and rebuild the module with `build_generator`.
+A generator architecture is one `ArchSpec` (spec.py) in `GENERATORS`: its module class, typed
+hyperparameters with defaults, scales, input size multiples, and the checkpoint layouts sr-export
+recognises. Adding one is a module beside these (the nn.Module, its Params dataclass, its layout
+detectors and a SPEC) and one line below. Every module keeps its hyperparameters on
+`module.hparams`, so a checkpoint can store `{arch, hparams}` and rebuild it with
+`build_generator`.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from .compact import Compact
+from . import compact, rrdbnet, srresnet
 from .discriminators import UNetDiscriminatorSN, VGGStyleDiscriminator
-from .rrdbnet import RRDBNet
-from .srresnet import SRResNet
+from .spec import ArchSpec
 
-ARCHS: dict[str, type[nn.Module]] = {
-    "srresnet": SRResNet,
-    "rrdbnet": RRDBNet,
-    "compact": Compact,
-}
+# sr-export tries the layouts of these in this order: put an architecture whose signature keys
+# contain another's before it.
+GENERATORS: dict[str, ArchSpec] = {spec.name: spec for spec in (
+    rrdbnet.SPEC,
+    compact.SPEC,
+    srresnet.SPEC,
+)}
+
+# Views of GENERATORS for callers that need one field.
+ARCHS: dict[str, type[nn.Module]] = {name: spec.module for name, spec in GENERATORS.items()}
+SCALES: dict[str, tuple[int, ...]] = {name: spec.scales for name, spec in GENERATORS.items()}
 
 DISCRIMINATORS: dict[str, type[nn.Module]] = {
     "vgg": VGGStyleDiscriminator,
     "unet": UNetDiscriminatorSN,
 }
 
-# Scales each generator supports (x1 is "denoise/restore at the same size").
-SCALES: dict[str, tuple[int, ...]] = {
-    "srresnet": (2, 3, 4, 8),
-    "rrdbnet": (1, 2, 3, 4, 8),
-    "compact": (1, 2, 3, 4, 8),
-}
+
+def generator_spec(arch: str) -> ArchSpec:
+    if arch not in GENERATORS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(GENERATORS)}")
+    return GENERATORS[arch]
+
+
+def spec_of(module: nn.Module) -> ArchSpec:
+    """The spec of a built generator."""
+    return next(spec for spec in GENERATORS.values() if type(module) is spec.module)
 
 
 def build_generator(arch: str, **hparams) -> nn.Module:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
-    return ARCHS[arch](**hparams)
+    """The generator `arch` with these hyperparameters (the others at their defaults); a
+    ValueError names an unknown architecture or key, a wrong type or an unsupported scale."""
+    return generator_spec(arch).build(**hparams)
+
+
+def size_multiple_for(arch: str, scale: int) -> int:
+    """Input height and width of `arch` at `scale` must be multiples of this."""
+    return generator_spec(arch).size_multiple(scale)
 
 
 def build_discriminator(arch: str, **hparams) -> nn.Module:

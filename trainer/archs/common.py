@@ -15,8 +15,3 @@ def scaled_kaiming_init(module: nn.Module, scale: float = 1.0) -> None:
             m.weight.mul_(scale)
             if m.bias is not None:
                 m.bias.zero_()
-
-
-def check_scale(arch: str, scale: int, allowed: tuple[int, ...]) -> None:
-    if scale not in allowed:
-        raise ValueError(f"{arch} supports scales {', '.join(map(str, allowed))}, not {scale}")

@@ -6,10 +6,26 @@ quality and brings train/eval mismatch artifacts.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from .common import check_scale, scaled_kaiming_init
+from .common import scaled_kaiming_init
+from .spec import ArchSpec, Layout, LayoutError, LayoutMatch, hparams_of, indices, shape
+
+UPREZ = "SRResNet (uprez)"
+
+
+@dataclass(frozen=True)
+class SRResNetParams:
+    num_in_ch: int = 3
+    num_out_ch: int = 3
+    num_feat: int = 64
+    num_block: int = 16
+    scale: int = 4
+    batch_norm: bool = False
 
 
 class ResidualBlock(nn.Module):
@@ -27,28 +43,60 @@ class ResidualBlock(nn.Module):
 
 
 class SRResNet(nn.Module):
-    def __init__(self, *, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
-                 num_block: int = 16, scale: int = 4, batch_norm: bool = False):
+    def __init__(self, params: SRResNetParams):
         super().__init__()
-        check_scale("srresnet", scale, (2, 3, 4, 8))
-        self.hparams = dict(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat,
-                            num_block=num_block, scale=scale, batch_norm=batch_norm)
-        self.scale = scale
-        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 9, 1, 4)
-        self.act_first = nn.PReLU(num_feat)
-        self.body = nn.Sequential(*[ResidualBlock(num_feat, batch_norm) for _ in range(num_block)])
-        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.bn_body = nn.BatchNorm2d(num_feat) if batch_norm else nn.Identity()
-        stages = (3,) if scale == 3 else (2,) * {2: 1, 4: 2, 8: 3}[scale]
+        p = params
+        self.hparams = hparams_of(p)
+        self.scale = p.scale
+        self.conv_first = nn.Conv2d(p.num_in_ch, p.num_feat, 9, 1, 4)
+        self.act_first = nn.PReLU(p.num_feat)
+        self.body = nn.Sequential(*[ResidualBlock(p.num_feat, p.batch_norm)
+                                    for _ in range(p.num_block)])
+        self.conv_body = nn.Conv2d(p.num_feat, p.num_feat, 3, 1, 1)
+        self.bn_body = nn.BatchNorm2d(p.num_feat) if p.batch_norm else nn.Identity()
         upsample: list[nn.Module] = []
-        for factor in stages:
-            upsample += [nn.Conv2d(num_feat, num_feat * factor * factor, 3, 1, 1),
-                         nn.PixelShuffle(factor), nn.PReLU(num_feat)]
+        for factor in upsampling_stages(p.scale):
+            upsample += [nn.Conv2d(p.num_feat, p.num_feat * factor * factor, 3, 1, 1),
+                         nn.PixelShuffle(factor), nn.PReLU(p.num_feat)]
         self.upsample = nn.Sequential(*upsample)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 9, 1, 4)
+        self.conv_last = nn.Conv2d(p.num_feat, p.num_out_ch, 9, 1, 4)
         scaled_kaiming_init(self.body, 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.act_first(self.conv_first(x))
         feat = feat + self.bn_body(self.conv_body(self.body(feat)))
         return self.conv_last(self.upsample(feat))
+
+
+def upsampling_stages(scale: int) -> tuple[int, ...]:
+    """PixelShuffle factors: one x3 stage, else x2 stages."""
+    return (3,) if scale == 3 else (2,) * {2: 1, 4: 2, 8: 3}[scale]
+
+
+def detect_uprez(state_dict: dict) -> LayoutMatch:
+    if not {"conv_first.weight", "act_first.weight", "upsample.0.weight"} <= state_dict.keys():
+        return None
+    num_feat, num_in_ch = shape(state_dict, "conv_first.weight")[:2]
+    scale = 1
+    for index in indices(state_dict, r"^upsample\.(\d+)\.weight$"):
+        weight = shape(state_dict, f"upsample.{index}.weight")
+        if len(weight) == 4:  # the PReLUs between them are 1-D
+            factor = math.isqrt(weight[0] // num_feat)
+            if factor not in (2, 3) or factor * factor * num_feat != weight[0]:
+                raise LayoutError(f"{UPREZ}: upsample.{index} has {weight[0]} output channels, "
+                                  f"not {num_feat} x 4 or x 9")
+            scale *= factor
+    if scale not in SPEC.scales:
+        raise LayoutError(f"{UPREZ}: upsampling stages multiply to x{scale}, not one of "
+                          f"{SPEC.scales}")
+    hparams = dict(num_in_ch=num_in_ch, num_out_ch=shape(state_dict, "conv_last.weight")[0],
+                   num_feat=num_feat,
+                   num_block=len(indices(state_dict, r"^body\.(\d+)\.conv1\.weight$")),
+                   scale=scale, batch_norm="body.0.bn1.weight" in state_dict)
+    return hparams, state_dict
+
+
+SPEC = ArchSpec(
+    name="srresnet", module=SRResNet, params=SRResNetParams, scales=(2, 3, 4, 8),
+    layouts=(Layout(UPREZ, detect_uprez),),
+)

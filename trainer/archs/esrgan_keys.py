@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import DetectionError
+from .spec import LayoutError
 
 OLD_RDB_KEY = re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$")
 OLD_CONV_KEY = re.compile(r"^model\.(\d+)\.(weight|bias)$")
@@ -53,11 +53,11 @@ def rename_old_layout(state_dict: dict) -> dict:
         elif match := OLD_CONV_KEY.match(key):
             top_convs.add(int(match.group(1)))
         elif not key.startswith("model.1.sub."):
-            raise DetectionError(f"ESRGAN (old layout) checkpoint with an unexpected key {key!r}")
+            raise LayoutError(f"ESRGAN (old layout) checkpoint with an unexpected key {key!r}")
     num_block = max(trunk_ids) + 1
     trunk_conv = f"model.1.sub.{num_block}"
     if f"{trunk_conv}.weight" not in state_dict:
-        raise DetectionError(f"ESRGAN (old layout) checkpoint without its trunk conv {trunk_conv}")
+        raise LayoutError(f"ESRGAN (old layout) checkpoint without its trunk conv {trunk_conv}")
     renamed["conv_body.weight"] = state_dict[f"{trunk_conv}.weight"]
     renamed["conv_body.bias"] = state_dict[f"{trunk_conv}.bias"]
 
@@ -67,7 +67,7 @@ def rename_old_layout(state_dict: dict) -> dict:
     # (upsample, conv, lrelu) per stage puts the stage convs at 3, 6, 9; then HR conv and last
     if upconvs != [3 * (i + 1) for i in range(stages)] or stages not in (2, 3) or \
             tail != [3 * stages + 2, 3 * stages + 4]:
-        raise DetectionError(
+        raise LayoutError(
             f"ESRGAN (old layout) checkpoint with convs at model.{after_trunk}; only the x4 and "
             "x8 upconv layouts (convs at 3,6,8,10 / 3,6,9,11,13) are supported"
         )

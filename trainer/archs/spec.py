@@ -1,0 +1,97 @@
+"""What uprez knows about a generator architecture, stated once: `ArchSpec`.
+
+The trainer builds generators from it, config validation checks `model.*` against it, and
+sr-export reads checkpoints with it (which layouts exist, how to recognise each one, which input
+sizes the model takes). The specs are listed in `uprez.trainer.archs.GENERATORS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from ..typecheck import ConfigError, check_fields
+
+# (hyperparameters, state dict in our parameter names), or None: not this layout
+LayoutMatch = tuple[dict, dict] | None
+
+
+class LayoutError(ValueError):
+    """Weights whose signature keys match a layout but whose shapes fit no model of it; the
+    message says what does not fit."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One key layout a generator's weights are published in (ours, BasicSR, original ESRGAN).
+
+    `detect(state_dict)` returns None when the layout's signature keys are absent; once they are
+    present it returns (hparams, state dict renamed to our names) or raises LayoutError. It reads
+    only shapes, so it works on meta tensors too.
+    """
+
+    name: str  # for messages, e.g. "RRDBNet (BasicSR/Real-ESRGAN)"
+    detect: Callable[[dict], LayoutMatch]
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A generator architecture: its module, hyperparameters, scales, layouts, input sizes.
+
+    `params` is a frozen dataclass of the hyperparameters (scale included) with their types and
+    defaults; `module(params)` builds the network and keeps `module.hparams` (a plain dict of
+    them) for checkpoints and ONNX metadata.
+    """
+
+    name: str  # the registry key, stored in checkpoints and ONNX metadata
+    module: type[nn.Module]
+    params: type
+    scales: tuple[int, ...]  # x1 is "restore at the same size"
+    layouts: tuple[Layout, ...] = ()  # sr-export tries them in this order
+    # input height and width must be multiples of this, by scale (missing: 1)
+    size_multiples: Mapping[int, int] = field(default_factory=dict)
+
+    def size_multiple(self, scale: int) -> int:
+        return self.size_multiples.get(scale, 1)
+
+    def hparam_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self.params)]
+
+    def check_scale(self, scale: int, *, key: str = "") -> None:
+        if scale not in self.scales:
+            raise ConfigError(f"{key}{self.name} supports scales "
+                              f"{', '.join(map(str, self.scales))}, not {scale}")
+
+    def make_params(self, hparams: dict, *, prefix: str | None = None) -> object:
+        """The typed hyperparameters, defaults filled in; ConfigError (a ValueError) names an
+        unknown key (with a did-you-mean), a wrong type or an unsupported scale."""
+        where = f" of {self.name}" if prefix is None else f" in {prefix[:-1]} ({self.name})"
+        prefix = f"{self.name}." if prefix is None else prefix
+        checked = check_fields(self.params, hparams, prefix=prefix, where=where)
+        params = self.params(**checked)
+        self.check_scale(params.scale)
+        return params
+
+    def build(self, **hparams) -> nn.Module:
+        return self.module(self.make_params(hparams))
+
+
+def hparams_of(params: object) -> dict:
+    """The plain dict a module keeps as `module.hparams` (checkpoints store it)."""
+    return dataclasses.asdict(params)
+
+
+def indices(state_dict: dict, pattern: str) -> list[int]:
+    """The sorted numbers that group 1 of `pattern` captures in the keys, e.g. block indices."""
+    regex = re.compile(pattern)
+    return sorted({int(m.group(1)) for k in state_dict if (m := regex.match(k))})
+
+
+def shape(state_dict: dict, key: str) -> tuple[int, ...]:
+    if key not in state_dict:
+        raise LayoutError(f"expected weight {key!r} is missing")
+    return tuple(state_dict[key].shape)
