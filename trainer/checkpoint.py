@@ -1,6 +1,26 @@
-"""Self-describing checkpoints (see briefs: the checkpoint contract), saved atomically.
+"""The checkpoint formats, written and read here, and their files in a run folder.
 
-Only plain types and tensors go in, so `torch.load(weights_only=True)` reads them back.
+Two formats, both dicts with `format = "uprez-checkpoint"` and `format_version`, holding only
+plain types and tensors, so `torch.load(weights_only=True)` reads them back (no pickled code
+runs); both are saved atomically.
+
+The generator checkpoint (`RUN/generator.pth`, `RUN/generator_<phase>.pth`; sr-export reads it):
+    arch, hparams        how to rebuild the generator: `build_generator(arch, **hparams)`
+    params, params_ema   its weights, and its EMA weights (None without EMA)
+    step, phase          where in training they were taken
+    config               the resolved training config, a dict of its sections
+
+The training state (`RUN/checkpoints/<phase>_<step:08d>.pth`; --resume reads it): the generator
+checkpoint's keys, and
+    optimizers           {"g": the generator's Adam state, "d": the discriminator's (gan phase)}
+    schedulers           {"kind": the phase's schedule, "stateless": True}: the learning rate is a
+                         function of step and clock, so there is nothing else to keep
+    scaler               the fp16 GradScaler's state
+    ema                  {"decay", "updates"} of the EMA (its weights are params_ema)
+    rng                  the torch, CUDA, numpy and Python RNG states
+    elapsed_s            training seconds of the whole run so far (for the time budget)
+    phase_start_s        elapsed_s when this phase started
+    disc_arch, disc_hparams, disc_params    the discriminator (gan phase only)
 """
 
 from __future__ import annotations
@@ -8,12 +28,20 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from uprez.runtime import atomic
+
+from .config import Config
+from .config_io import to_dict
+from .schedule import Clock
+
+if TYPE_CHECKING:
+    from .phase import PhaseModels
 
 FORMAT = "uprez-checkpoint"
 FORMAT_VERSION = 1
@@ -99,6 +127,42 @@ GENERATOR_KEYS = ("format", "format_version", "arch", "hparams", "params", "para
 def generator_checkpoint_from_state(state: dict) -> dict:
     """The generator part of a training-state checkpoint (no optimiser state)."""
     return {key: state[key] for key in GENERATOR_KEYS}
+
+
+def training_state(models: PhaseModels, *, step: int, config: Config, clock: Clock) -> dict:
+    """The training-state checkpoint of a phase at `step` (see the module docstring)."""
+    state = generator_checkpoint(models.generator, models.ema.model if models.ema else None,
+                                 step=step, phase=models.name, config=to_dict(config))
+    optimizers = {"g": models.opt_g.state_dict()}
+    if models.is_gan:
+        optimizers["d"] = models.opt_d.state_dict()
+    state.update(
+        optimizers=optimizers,
+        schedulers={"kind": config.phase(models.name).schedule, "stateless": True},
+        scaler=models.scaler.state_dict(),
+        ema=models.ema.state_dict() if models.ema else None,
+        rng=rng_state(), elapsed_s=clock.elapsed_s, phase_start_s=clock.phase_start_s,
+    )
+    if models.is_gan:
+        state.update(disc_arch=config.gan.disc_arch, disc_hparams=dict(models.disc.hparams),
+                     disc_params={k: v.detach().cpu() for k, v in models.disc.state_dict().items()})
+    return state
+
+
+def restore_training_state(models: PhaseModels, state: dict, clock: Clock) -> int:
+    """Put a training state back into freshly built models (weights, optimiser moments, EMA,
+    loss scale, RNG) and the phase's start into the clock; returns the step to go on from."""
+    models.generator.load_state_dict(state["params"])
+    if models.ema is not None:
+        models.ema.load_state_dict(state["ema"], state["params_ema"] or state["params"])
+    models.opt_g.load_state_dict(state["optimizers"]["g"])
+    if models.is_gan:
+        models.disc.load_state_dict(state["disc_params"])
+        models.opt_d.load_state_dict(state["optimizers"]["d"])
+    models.scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    clock.start_phase(state["phase_start_s"])
+    return state["step"]
 
 
 def _cpu_state(module: nn.Module) -> dict:

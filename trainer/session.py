@@ -12,13 +12,14 @@ from . import checkpoint as ckpt
 from .config import Config
 from .config_io import to_toml
 from .data import PatchDataset, check_dataset, data_spec
-from .distributed import init_distributed, shutdown
+from .distributed import Dist, init_distributed, shutdown
 from .images import ImageError
+from .phase import Run
 from .runlog import RunLog
 from .schedule import Clock
 from .setup import TrainingError, check_amp, load_init_weights, pick_device, report_rejected
-from .train import Run, train_phase
-from .validate import bicubic_scores, load_val_images
+from .train import train_phase
+from .validate import ValImage, bicubic_scores, load_val_images
 from .vgg import VGGWeightsError, load_vgg19
 
 
@@ -34,33 +35,22 @@ def run_training(config: Config, run_dir: Path, *, resume: bool = False) -> dict
         shutdown(dist)
 
 
-def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
+def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     if not dist.is_main:
         console.set_quiet(True)  # one process speaks (warnings and errors still show)
     device = pick_device(config.train.device, dist.local_rank)
     check_amp(config.train.amp, device)
     phases = list(config.train.phases)
-
-    state = None
-    if resume:
-        path = ckpt.latest(run_dir)
-        if path is None:
-            raise TrainingError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
-        state = ckpt.load(path)
-        if state["phase"] not in phases:
-            raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
-                                f"train.phases {phases} does not run")
-        console.info(f"resuming from {path} (phase {state['phase']}, step {state['step']})")
-    elif ckpt.latest(run_dir) is not None:
+    state = _resume_state(run_dir, phases) if resume else None
+    if not resume and ckpt.latest(run_dir) is not None:
         raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
                             f"or pick another --output")
-
     if dist.is_main:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         (run_dir / "samples").mkdir(exist_ok=True)
         _write_text_atomic(run_dir / "config.toml", to_toml(config))
 
-    # --- the perceptual loss's VGG19 first: missing weights should not surface after a PSNR phase
+    # the perceptual loss's VGG19 first: missing weights should not surface after a PSNR phase
     vgg = None
     gan = config.gan
     if "gan" in phases and gan.perceptual_weight > 0:
@@ -68,8 +58,37 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
             vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)
         except VGGWeightsError as exc:
             raise TrainingError(str(exc)) from None
+    dataset = _training_data(config, device, dist)
+    val_images, bicubic = _validation_data(config) if config.val.dir and dist.is_main else ([], {})
+    log = RunLog(run_dir, resume_at=(state["phase"], state["step"]) if state else None) \
+        if dist.is_main else None
+    clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
+                  elapsed_s=state["elapsed_s"] if state else 0.0)
+    run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
+              val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
+    final = _run_phases(run, phases, state)
+    if dist.is_main:
+        ckpt.save_atomic(final, run_dir / "generator.pth")
+        console.info(f"wrote {run_dir / 'generator.pth'} ({final['phase']} phase, step "
+                     f"{final['step']}, "
+                     f"{'EMA weights included' if final['params_ema'] else 'no EMA'})")
+    return final
 
-    # --- data
+
+def _resume_state(run_dir: Path, phases: list[str]) -> dict:
+    """The latest training state of the run, for --resume."""
+    path = ckpt.latest(run_dir)
+    if path is None:
+        raise TrainingError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
+    state = ckpt.load(path)
+    if state["phase"] not in phases:
+        raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
+                            f"train.phases {phases} does not run")
+    console.info(f"resuming from {path} (phase {state['phase']}, step {state['step']})")
+    return state
+
+
+def _training_data(config: Config, device: torch.device, dist: Dist) -> PatchDataset:
     try:
         dataset = PatchDataset(data_spec(config, config.train.seed))
         report_rejected(dataset.rejected, "training data")
@@ -80,27 +99,29 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
                  + (f" paired with {config.data.lr}" if config.data.lr else "")
                  + f" ({dataset.cached_bytes / 2**20:.0f} MiB decoded in RAM), device {device}"
                  + (f", {dist.world} processes" if dist.enabled else ""))
-    val_images, bicubic = [], {}
-    if config.val.dir and dist.is_main:
-        try:
-            val_images, rejected = load_val_images(config.val.dir, config.model.scale, config.val.center_crop)
-        except ImageError as exc:
-            raise TrainingError(f"val.dir: {exc}") from None
-        report_rejected(rejected, "validation data")
-        if not val_images:
-            raise TrainingError(f"no usable validation images in {config.val.dir}")
-        bicubic = bicubic_scores(val_images, config.model.scale)
-        console.info(f"validating on {len(val_images)} images every {config.val.every} steps "
-                     f"(bicubic: PSNR-Y {bicubic['bicubic_psnr_y']:.2f} dB)")
+    return dataset
 
-    log = RunLog(run_dir, resume_at=(state["phase"], state["step"]) if state else None) \
-        if dist.is_main else None
-    clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
-                  elapsed_s=state["elapsed_s"] if state else 0.0)
-    run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
-              val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
 
-    # --- the phases; a later phase starts from the previous one's EMA generator
+def _validation_data(config: Config) -> tuple[list[ValImage], dict]:
+    """The validation images and the mean bicubic scores on them."""
+    try:
+        val_images, rejected = load_val_images(config.val.dir, config.model.scale,
+                                               config.val.center_crop)
+    except ImageError as exc:
+        raise TrainingError(f"val.dir: {exc}") from None
+    report_rejected(rejected, "validation data")
+    if not val_images:
+        raise TrainingError(f"no usable validation images in {config.val.dir}")
+    bicubic = bicubic_scores(val_images, config.model.scale)
+    console.info(f"validating on {len(val_images)} images every {config.val.every} steps "
+                 f"(bicubic: PSNR-Y {bicubic['bicubic_psnr_y']:.2f} dB)")
+    return val_images, bicubic
+
+
+def _run_phases(run: Run, phases: list[str], state: dict | None) -> dict:
+    """Each phase in turn; a later phase starts from the previous one's EMA generator.
+    Returns the last phase's generator checkpoint."""
+    config = run.config
     init = load_init_weights(config)
     final = None
     first = phases.index(state["phase"]) if state else 0
@@ -109,17 +130,14 @@ def _run(config: Config, run_dir: Path, resume: bool, dist) -> dict:
         if resume_state is not None and resume_state["step"] >= config.phase(name).steps:
             final = ckpt.generator_checkpoint_from_state(resume_state)
         else:
-            if clock.run_over():
+            if run.clock.run_over():
                 console.info(f"time budget used up; phase {name} not started")
                 break
             final = train_phase(run, name, init=init, resume=resume_state)
         init = final["params_ema"] or final["params"]
     if final is None:
-        raise TrainingError("nothing was trained: the time budget was used up before the first step")
-    if dist.is_main:
-        ckpt.save_atomic(final, run_dir / "generator.pth")
-        console.info(f"wrote {run_dir / 'generator.pth'} ({final['phase']} phase, step {final['step']}, "
-                     f"{'EMA weights included' if final['params_ema'] else 'no EMA'})")
+        raise TrainingError("nothing was trained: the time budget was used up before the "
+                            "first step")
     return final
 
 
