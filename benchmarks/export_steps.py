@@ -23,7 +23,7 @@ from uprez.export.load import load_checkpoint
 from uprez.export.onnx_export import export_onnx
 from uprez.export.profile import profile_model
 from uprez.export.receptive_field import measure_receptive_field
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.trainer.archs import build_generator, size_multiple_for
 
 MODELS = {

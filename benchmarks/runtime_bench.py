@@ -80,7 +80,7 @@ def run_isolated(command: list[str], env: dict | None = None) -> dict:
 
 def child_upscaler(model: str, image: str, tile: str, batch: int, repeats: int) -> None:
     """Upscale one image `repeats` times after a warm-up; print output MP/s."""
-    from uprez.runtime.imageio import read_image
+    from uprez.runtime.base.imageio import read_image
     from uprez.runtime.upscaler import Upscaler
 
     upscaler = Upscaler(model, device=os.environ.get("BENCH_DEVICE", "cpu"),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime import console
-from uprez.runtime.console import require_extra
-from uprez.runtime.report import BatchReport
+from uprez.runtime.base import console
+from uprez.runtime.base.console import require_extra
+from uprez.runtime.base.report import BatchReport
 
 MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 11, 20, 17  # mirrors uprez.export.onnx_export (torch-free)
 
@@ -53,6 +53,8 @@ def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, o
     console.set_quiet(quiet)
     targets = _targets(checkpoints, output, name, fp16)
 
+    from uprez.runtime.base.weights import CheckpointError
+
     from .errors import ExportFailure
     from .exporter import ExportOptions, export_checkpoint
 
@@ -62,7 +64,7 @@ def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, o
                                 prefer_ema=not no_ema)
         try:
             done = export_checkpoint(checkpoint, target, options)
-        except ExportFailure as exc:
+        except (ExportFailure, CheckpointError) as exc:
             console.error(f"{checkpoint}: {exc}")
             report.add_failed(str(checkpoint), str(exc))
             continue

@@ -1,14 +1,13 @@
-"""The errors sr-export reports as one clear line (no traceback): each names what went wrong."""
+"""The errors sr-export reports as one clear line (no traceback): each names what went wrong.
+
+A file that is no usable checkpoint raises the shared `uprez.runtime.base.weights.CheckpointError`.
+"""
 
 from __future__ import annotations
 
 
 class ExportFailure(Exception):
     """A checkpoint that cannot be exported; the message is meant for the user."""
-
-
-class CheckpointError(ExportFailure):
-    """The file cannot be read as a checkpoint (empty, truncated, foreign, unsafe pickle)."""
 
 
 class DetectionError(ExportFailure):

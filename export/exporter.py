@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from uprez.runtime import console
-from uprez.runtime.atomic import atomic_path
+from uprez.runtime.base import console
+from uprez.runtime.base.atomic import atomic_path
 from uprez.runtime.metadata import ModelInfo
 from uprez.trainer.archs import size_multiple_for
 
@@ -84,8 +84,8 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
                                              "super-resolution, exported by uprez sr-export")
         check(proto)
     except Exception as exc:  # the exporter and checker raise many types; all mean the same
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ExportFailure(f"ONNX export failed ({type(exc).__name__}: {first_line})") from exc
+        raise ExportFailure(f"ONNX export failed ({type(exc).__name__}: "
+                            f"{console.first_line(exc)})") from exc
     _write_verified(proto, output, model, multiple, options)
     return ExportResult(output, info, time.perf_counter() - started)
 

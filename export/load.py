@@ -13,15 +13,11 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uprez.runtime import console
+from uprez.runtime.base.weights import CheckpointError, unwrap_weights
 from uprez.runtime.metadata import file_sha256
 from uprez.trainer.checkpoint import FORMAT as UPREZ_FORMAT
 from uprez.trainer.checkpoint import FORMAT_VERSION as UPREZ_FORMAT_VERSION
 
-from .errors import CheckpointError
-
-# Wrapper keys other tools put around the weights, most specific first (BasicSR, Lightning, ...).
-WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
 MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
 
 
@@ -45,7 +41,7 @@ def load_checkpoint(path: str | Path, *, prefer_ema: bool = True) -> LoadedCheck
     arch = hparams = None
     if raw.get("format") == UPREZ_FORMAT:
         arch, hparams = _uprez_arch(raw)
-    weights, label = _unwrap(raw, prefer_ema)
+    weights, label = unwrap_weights(raw, prefer_ema=prefer_ema)
     return LoadedCheckpoint(path=path, sha256=file_sha256(path), state_dict=_clean(weights),
                             weights=label, arch=arch, hparams=hparams)
 
@@ -124,25 +120,6 @@ def _uprez_arch(raw: dict) -> tuple[str, dict]:
     if not isinstance(arch, str) or not isinstance(hparams, dict):
         raise CheckpointError("uprez checkpoint without a valid 'arch' and 'hparams'")
     return arch, hparams
-
-
-def _unwrap(raw: dict, prefer_ema: bool) -> tuple[dict, str]:
-    """Peel wrapper dicts off until the weights remain; pick EMA weights when asked and present."""
-    current, labels = raw, []
-    for _ in range(3):
-        ema, plain = current.get("params_ema"), current.get("params")
-        if isinstance(ema, dict) or isinstance(plain, dict):
-            if isinstance(ema, dict) and (prefer_ema or not isinstance(plain, dict)):
-                if not prefer_ema:
-                    console.warn("no non-EMA weights ('params') in the file; using 'params_ema'")
-                return ema, "/".join([*labels, "params_ema"]) + " (EMA)"
-            return plain, "/".join([*labels, "params"])
-        inner = next((k for k in WRAPPER_KEYS[2:] if isinstance(current.get(k), dict)), None)
-        if inner is None:
-            break
-        current = current[inner]
-        labels.append(inner)
-    return current, "/".join(labels) or "state dict"
 
 
 def _clean(weights: dict) -> dict:

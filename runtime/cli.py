@@ -8,19 +8,12 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime import console, interrupts
-from uprez.runtime.report import EXIT_USAGE
+from uprez.runtime.base import console, interrupts
+from uprez.runtime.base.report import EXIT_INTERRUPTED, UsageProblem
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
 ALPHA_MODES = ("model", "bicubic")
 VIDEO_CODECS = ("h264", "h265", "vp9", "av1")
-EXIT_INTERRUPTED = 130
-
-
-class UsageProblem(click.ClickException):
-    """A one-line error with the usage exit code (2), without click's usage banner."""
-
-    exit_code = EXIT_USAGE
 
 
 class TileType(click.ParamType):
@@ -141,6 +134,7 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     2 usage error, 130 interrupted.
     """
     from uprez.runtime.auto import open_upscaler
+    from uprez.runtime.base.report import BatchReport
     from uprez.runtime.discover import (
         IMAGE,
         MEDIA_SUFFIXES,
@@ -150,7 +144,6 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
         plan_jobs,
     )
     from uprez.runtime.pipeline import RunOptions, run_jobs
-    from uprez.runtime.report import BatchReport
     from uprez.runtime.session import DeviceError, ModelError
 
     console.set_quiet(quiet)

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from uprez.runtime.atomic import is_temp_file
-from uprez.runtime.imageio import IMAGE_SUFFIXES
+from uprez.runtime.base.atomic import is_temp_file
+from uprez.runtime.base.imageio import IMAGE_SUFFIXES
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
 # the containers the video layer writes (video.codecs.CONTAINER_FORMATS), repeated here so

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime.base import console
+from uprez.runtime.base.imageio import list_images, write_image
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.degradations import Degradation, image_rng
 from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
-from uprez.runtime.imageio import IMAGE_SUFFIXES, write_image
-from uprez.runtime.report import BatchReport
 
 ReadFn = Callable[[Path], np.ndarray]
 
@@ -28,13 +28,6 @@ class EvalItem:
     name: str
     hr_path: Path
     lr_path: Path | None = None
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly in `folder` (not its subfolders), by name; hidden files left out."""
-    return sorted(path for path in folder.iterdir()
-                  if path.is_file() and not path.name.startswith(".")
-                  and path.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def items_from_hr_folder(folder: Path) -> list[EvalItem]:

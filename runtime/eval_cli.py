@@ -67,10 +67,10 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
     in grey levels of 255), graynoise=SIGMA (the same noise in every channel), jpeg=QUALITY
     (libjpeg, 1..100, 4:2:0), in the order written.
     """
-    from uprez.runtime import console
+    from uprez.runtime.base import console
+    from uprez.runtime.base.report import BatchReport
     from uprez.runtime.degradations import Degradation
     from uprez.runtime.eval_batch import items_from_hr_folder, items_from_pairs
-    from uprez.runtime.report import BatchReport
 
     console.set_quiet(quiet)
     if as_json and as_markdown:
@@ -138,7 +138,8 @@ def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str
 def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir: Path | None,
                         report, degradations, seed: int, *, as_json: bool,
                         as_markdown: bool) -> int:
-    from uprez.runtime import console
+    from uprez.runtime.base import console
+    from uprez.runtime.base.imageio import read_image
     from uprez.runtime.eval_batch import evaluate_conditions
     from uprez.runtime.eval_report import (
         EvalReport,
@@ -150,7 +151,6 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
         to_json,
     )
     from uprez.runtime.evaluation import ModelOutputError
-    from uprez.runtime.imageio import read_image
 
     try:
         results, report = evaluate_conditions(items, upscaler.upscale, read_image, scale=scale,

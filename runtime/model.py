@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.runtime.metadata import MetadataError, ModelInfo
 from uprez.runtime.session import ModelError, load_session
 

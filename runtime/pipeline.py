@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime import console, interrupts
-from uprez.runtime.discover import Job
-from uprez.runtime.imageio import (
+from uprez.runtime.base import console, interrupts
+from uprez.runtime.base.imageio import (
     HOLDS_16_BIT,
     HOLDS_ALPHA,
     ImageReadError,
@@ -26,7 +25,8 @@ from uprez.runtime.imageio import (
     read_image,
     write_image,
 )
-from uprez.runtime.report import BatchReport
+from uprez.runtime.base.report import BatchReport
+from uprez.runtime.discover import Job
 
 _DONE = object()  # end-of-stream marker in the queues
 TILE_BAR_MIN = 16  # images with at least this many tiles get their own progress bar

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from uprez.runtime import atomic
+from uprez.runtime.base import atomic
+from uprez.runtime.base.weights import CheckpointError
 
 from .config import Config
 from .config_io import to_dict
@@ -47,10 +48,6 @@ FORMAT = "uprez-checkpoint"
 FORMAT_VERSION = 1
 PHASE_ORDER = ("psnr", "gan")
 _NAME = re.compile(r"^(psnr|gan)_(\d{8})\.pth$")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing or not ours; the message names the file."""
 
 
 def save_atomic(obj: dict, path: Path) -> None:

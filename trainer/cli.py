@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime import console
-from uprez.runtime.console import require_extra
+from uprez.runtime.base import console
+from uprez.runtime.base.console import require_extra
+from uprez.runtime.base.report import EXIT_INTERRUPTED
 
 from .presets import DEFAULT_PRESET, PRESETS
 
@@ -100,17 +101,18 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
         raise click.UsageError("no training data: give --data DIR (or --lr DIR --hr DIR)")
     assert isinstance(config, Config)
 
-    from uprez.runtime import interrupts
+    from uprez.runtime.base import interrupts
+    from uprez.runtime.base.weights import CheckpointError
 
-    from .session import run_training
+    from .run import run_training
 
     try:
         with interrupts.recorded():
             run_training(config, output, resume=resume)
     except TrainingInterrupted as exc:
         console.error(f"{exc}; state saved, continue with: sr-train --output {output} --resume")
-        sys.exit(130)
-    except TrainingError as exc:
+        sys.exit(EXIT_INTERRUPTED)
+    except (TrainingError, CheckpointError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a full disk, a folder gone: every write is atomic, nothing is torn
         where = f"{exc.filename}: " if exc.filename else ""

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from uprez.runtime.base.imageio import list_images
 from uprez.runtime.resize import imresize
 
 from . import degrade
 from .config import DegradationConfig
-from .images import ImageError, ImageStore, Rejected, list_images
+from .images import ImageStore, Rejected
+from .setup import TrainingError
 
 # LR pixels of context kept around a crop before downscaling, so that the bicubic kernel
 # (4 LR pixels wide) sees real neighbours and the patch equals a crop of the whole image's LR.
@@ -194,7 +196,7 @@ def make_loader(dataset: PatchDataset, *, start: int, end: int, batch_size: int,
 def check_dataset(dataset: PatchDataset) -> None:
     if len(dataset) == 0:
         reasons = "; ".join(f"{r.path.name}: {r.reason}" for r in dataset.rejected[:5])
-        raise ImageError(f"no usable training images in {dataset.spec.hr_dir}"
+        raise TrainingError(f"no usable training images in {dataset.spec.hr_dir}"
                          + (f" ({reasons})" if reasons else ""))
 
 

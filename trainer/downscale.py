@@ -9,31 +9,22 @@ from pathlib import Path
 
 import click
 import cv2
-import numpy as np
 
-from uprez.runtime import console
-from uprez.runtime.atomic import write_bytes
-from uprez.runtime.exif import apply_orientation, exif_orientation
-from uprez.runtime.report import BatchReport
+from uprez.runtime.base import console
+from uprez.runtime.base.atomic import write_bytes
+from uprez.runtime.base.imageio import IMAGE_SUFFIXES, ImageReadError, list_images, read_image
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.resize import imresize, mod_crop
-
-from .images import IMAGE_SUFFIXES, list_images
 
 
 def downscale_file(source: Path, target: Path, scale: int) -> None:
     """HR file -> LR PNG: crop to a multiple of `scale`, MATLAB-bicubic 1/scale.
 
-    Bit depth (8/16), grey/colour and alpha are kept; the result is written atomically.
+    Bit depth (8/16), grey/colour and alpha are kept, EXIF orientation is applied (as sr-train,
+    sr-eval and sr-run read the HR photo, so LR and HR pair up); the result is written
+    atomically.
     """
-    data = np.fromfile(str(source), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError("not a readable image")
-    # IMREAD_UNCHANGED ignores EXIF orientation; apply it as sr-train, sr-eval and sr-run do,
-    # or the LR of a rotated photo would not pair with its HR
-    image = apply_orientation(image, exif_orientation(data.tobytes()))
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"unsupported pixel type {image.dtype} (8- or 16-bit images only)")
+    image = read_image(source)
     cropped = mod_crop(image, scale)
     if min(cropped.shape[:2]) == 0:
         raise ValueError(f"{image.shape[1]}x{image.shape[0]} is smaller than the scale {scale}")
@@ -90,14 +81,17 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
         source, target = pair
         try:
             downscale_file(source, target, scale)
-            report.add_done(str(source))
+        except ImageReadError as exc:
+            reason = exc.reason
         except (ValueError, OSError) as exc:
             reason = str(exc)
             if isinstance(exc, OSError) and exc.strerror:  # not "[Errno 28] ..." and a temp name
-                reading = exc.filename == str(source)
-                reason = f"cannot {'read' if reading else f'write {target}'}: {exc.strerror}"
-            report.add_failed(str(source), reason)
-            console.error(f"{source}: {reason}")
+                reason = f"cannot write {target}: {exc.strerror}"
+        else:
+            report.add_done(str(source))
+            return
+        report.add_failed(str(source), reason)
+        console.error(f"{source}: {reason}")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for _ in console.progress(pool.map(work, todo), total=len(todo), desc=f"x{scale}", unit="img"):

@@ -1,6 +1,6 @@
-"""Image files for training: listing a folder, decoding to RGB uint8, a RAM cache of decoded images.
+"""Image files for training: decoding to RGB uint8 and a RAM cache of decoded images.
 
-Torch-free (numpy + OpenCV) so that `sr-downscale` can use it too.
+Listing a folder is the shared `uprez.runtime.base.imageio.list_images`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uprez.runtime import atomic
-from uprez.runtime.imageio import IMAGE_SUFFIXES
-
-
-class ImageError(ValueError):
-    """An image file that cannot be used; the message names the file and the reason."""
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly in `folder`, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ImageError(f"{folder}: not a folder")
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+from uprez.runtime.base import atomic
+from uprez.runtime.base.imageio import ImageReadError, ImageWriteError
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -35,10 +22,10 @@ def read_rgb(path: str | Path) -> np.ndarray:
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile: non-ASCII paths on Windows
     except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ImageReadError(path, f"cannot read ({exc.strerror})") from None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageError(f"{path}: not a readable image")
+        raise ImageReadError(path, "not a readable image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -47,7 +34,7 @@ def write_rgb(path: str | Path, image: np.ndarray) -> None:
     path = Path(path)
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ImageError(f"{path}: OpenCV cannot encode this format")
+        raise ImageWriteError(path, "OpenCV cannot encode this format")
     atomic.write_bytes(path, encoded.tobytes())
 
 
@@ -97,5 +84,5 @@ class ImageStore:
 def _try_read(path: Path) -> np.ndarray | str:
     try:
         return read_rgb(path)
-    except ImageError as exc:
-        return str(exc).removeprefix(f"{path}: ")
+    except ImageReadError as exc:
+        return exc.reason

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import torch
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 
 from .phase import Run
 from .setup import format_duration

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime import atomic
+from uprez.runtime.base import atomic
 
 from .images import write_rgb
 from .plot import line_chart

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from uprez.runtime import console
+from uprez.runtime.base import console
+from uprez.runtime.base.weights import unwrap_weights
 
 from . import checkpoint as ckpt
 from .config import Config
@@ -60,7 +61,8 @@ def autocast(device: torch.device, amp: str):
 
 def load_init_weights(config: Config) -> dict | None:
     """The generator weights `model.init` names: a uprez checkpoint's EMA (else raw) weights,
-    or a BasicSR/Real-ESRGAN file ({"params_ema"} / {"params"}), or a bare state dict."""
+    a BasicSR/Real-ESRGAN file ({"params_ema"} / {"params"}), weights in another tool's
+    wrapper ({"state_dict"}, {"model"}), or a bare state dict."""
     if not config.model.init:
         return None
     path = Path(config.model.init)
@@ -70,10 +72,7 @@ def load_init_weights(config: Config) -> dict | None:
         if state["arch"] != config.model.arch:
             raise TrainingError(f"model.init: {path} is a {state['arch']} generator, the config "
                                 f"trains {config.model.arch}")
-    for key in ("params_ema", "params"):
-        if isinstance(state.get(key), dict):
-            return state[key]
-    return state
+    return unwrap_weights(state, prefer_ema=True)[0]
 
 
 def report_rejected(rejected: list[Rejected], what: str, shown: int = 10) -> None:

@@ -6,7 +6,7 @@ Under torchrun every process runs this; only rank 0 writes files and prints prog
 
 from __future__ import annotations
 
-from uprez.runtime import interrupts
+from uprez.runtime.base import interrupts
 
 from . import checkpoint as ckpt
 from .config_io import to_dict

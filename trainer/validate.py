@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from uprez.runtime.base.imageio import ImageReadError, list_images
 from uprez.runtime.evaluation import score
 from uprez.runtime.resize import imresize, mod_crop
 
-from .images import ImageError, Rejected, list_images, read_rgb, write_rgb
+from .images import Rejected, read_rgb, write_rgb
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ def load_val_images(folder: str, scale: int, center_crop: int = 0) -> tuple[list
     for path in list_images(folder):
         try:
             hr = read_rgb(path)
-        except ImageError as exc:
-            rejected.append(Rejected(path, str(exc).removeprefix(f"{path}: ")))
+        except ImageReadError as exc:
+            rejected.append(Rejected(path, exc.reason))
             continue
         if center_crop:
             size = center_crop - center_crop % scale

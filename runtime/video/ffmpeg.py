@@ -53,6 +53,13 @@ def clean_message(line: str) -> str:
     return re.sub(r"^(\[[^\]]*@ 0x[0-9a-f]+\]\s*)+", "", line.strip())
 
 
+def first_error(stderr: str) -> str:
+    """The cause in ffmpeg's error output: its first line, cleaned; later lines are mostly its
+    consequences. (console.first_line is the same for a Python exception.)"""
+    lines = stderr.strip().splitlines()
+    return clean_message(lines[0]) if lines else "no reason given"
+
+
 def _detached() -> dict:
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}

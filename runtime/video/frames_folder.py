@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from uprez.runtime import atomic, console
+from uprez.runtime.base import atomic, console
 
 STATE_FILE = ".uprez-frames.json"
 _FRAME_FILES = "frame_[0-9]*.png"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from uprez.runtime import console
+from uprez.runtime.base import console
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import FRAMES, READ_ONLY_VIDEO_SUFFIXES, VIDEO, Job
 from uprez.runtime.metadata import file_sha256
 from uprez.runtime.pipeline import target_is_complete
-from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import resize_to_outscale
 from uprez.runtime.video.codecs import resolve_encoder
 from uprez.runtime.video.decode import FRAME_READING

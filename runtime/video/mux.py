@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.runtime.video import avi
 from uprez.runtime.video.codecs import CONTAINER_FORMATS, FRAME_INDEXED, EncoderSettings
 from uprez.runtime.video.errors import VideoError
-from uprez.runtime.video.ffmpeg import Ffmpeg, clean_message
+from uprez.runtime.video.ffmpeg import Ffmpeg, first_error
 from uprez.runtime.video.probe import VideoInfo, picture_after_sound, streams_of
 
 TEXT_SUBTITLES = ("subrip", "ass", "ssa", "webvtt", "mov_text", "text")
@@ -123,7 +123,7 @@ def _try_output(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, streams: StreamPlan,
         "-t", "0.5", *_container_args(container, settings, info.fps), "-y", str(scratch),
     ], timeout=300)
     scratch.unlink(missing_ok=True)
-    return None if done.returncode == 0 else first_line(done.stderr)
+    return None if done.returncode == 0 else first_error(done.stderr)
 
 
 def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
@@ -155,7 +155,7 @@ def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
             ], timeout=None)
             if done.returncode != 0:
                 raise VideoError(f"joining the encoded video with the source's audio failed: "
-                                 f"{first_line(done.stderr)}")
+                                 f"{first_error(done.stderr)}")
             if CONTAINER_FORMATS[container] == "avi":
                 # ffmpeg starts every AVI stream at 0, whatever the offsets: its stream headers
                 # hold them, to the nearest frame or audio block
@@ -170,9 +170,3 @@ def mux(ffmpeg: Ffmpeg, segments: list[Path], src: Path, streams: StreamPlan,
                      "off the sound")
     finally:
         listing.unlink(missing_ok=True)
-
-
-def first_line(stderr: str) -> str:
-    """The cause, without ffmpeg's '[muxer @ 0x...]' prefix; later lines are consequences."""
-    lines = stderr.strip().splitlines()
-    return clean_message(lines[0]) if lines else "no reason given"

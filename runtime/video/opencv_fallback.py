@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import ENV_VAR
 from uprez.runtime.video.overlap import run_overlapped

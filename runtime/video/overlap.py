@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from uprez.runtime import console, interrupts
+from uprez.runtime.base import console, interrupts
 from uprez.runtime.video.errors import VideoError
 
 END = object()  # no more items

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.runtime.video.codecs import resolve_encoder
 from uprez.runtime.video.color import ColorPlan, plan_colors
 from uprez.runtime.video.decode import FRAME_READING, FrameDecoder

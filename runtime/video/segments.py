@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from uprez.runtime import atomic
+from uprez.runtime.base import atomic
 from uprez.runtime.video.encode import SEGMENT_FORMAT
 
 MANIFEST = "manifest.json"

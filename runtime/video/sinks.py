@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from uprez.runtime import atomic, console
+from uprez.runtime.base import atomic, console
 from uprez.runtime.video.codecs import EncoderSettings
 from uprez.runtime.video.color import ColorPlan
 from uprez.runtime.video.encode import SegmentEncoder, needs_even_size

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from uprez.export.errors import CheckpointError
 from uprez.export.load import load_checkpoint
+from uprez.runtime.base.weights import CheckpointError
 
 from .helpers import tiny_model
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.runtime.helpers import noise
+from uprez.runtime.base.imageio import read_image, write_image
 from uprez.runtime.cli import main
-from uprez.runtime.imageio import read_image, write_image
 
 
 def sr_run(*args):
@@ -141,7 +141,7 @@ def test_usage_errors_exit_2(photos, models, args):
 
 def test_progress_is_over_images_and_over_tiles_for_a_big_image(tmp_path, models, rng,
                                                                 monkeypatch):
-    from uprez.runtime import console
+    from uprez.runtime.base import console
 
     write_image(tmp_path / "in" / "big.png", noise(rng, (64, 64, 3)))
     write_image(tmp_path / "in" / "small.png", noise(rng, (8, 8, 3)))

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from tests.runtime.helpers import noise
 from tests.runtime.video_clips import make_clip
 from tests.small_disk import small_disk
+from uprez.runtime.base.imageio import read_image, write_image
 from uprez.runtime.cli import main
-from uprez.runtime.imageio import read_image, write_image
 
 
 @pytest.fixture

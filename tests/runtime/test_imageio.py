@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.runtime.helpers import noise
-from uprez.runtime.imageio import ImageReadError, ImageWriteError, read_image, write_image
+from uprez.runtime.base.imageio import ImageReadError, ImageWriteError, read_image, write_image
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

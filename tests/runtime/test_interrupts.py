@@ -7,10 +7,11 @@ import pytest
 
 from tests.runtime.helpers import noise
 from tests.runtime.video_clips import OnnxFrameFn, make_clip
-from uprez.runtime import interrupts, pipeline
+from uprez.runtime import pipeline
+from uprez.runtime.base import interrupts
+from uprez.runtime.base.imageio import write_image
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import find_inputs, plan_jobs
-from uprez.runtime.imageio import write_image
-from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import Upscaler
 from uprez.runtime.video import upscale_video
 

@@ -7,9 +7,9 @@ import numpy as np
 
 from tests.runtime.helpers import noise
 from uprez.runtime import pipeline
+from uprez.runtime.base.imageio import read_image, write_image
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import find_inputs, plan_jobs
-from uprez.runtime.imageio import read_image, write_image
-from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import Upscaler
 
 

@@ -23,8 +23,8 @@ from tests.runtime.video_clips import (
     packet_times,
     stream_md5,
 )
+from uprez.runtime.base.imageio import read_image, write_image
 from uprez.runtime.cli import main
-from uprez.runtime.imageio import read_image, write_image
 from uprez.runtime.metadata import ModelInfo
 from uprez.runtime.upscaler import Upscaler
 from uprez.runtime.video.ffmpeg import find_ffmpeg

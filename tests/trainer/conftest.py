@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from uprez.runtime import console
+from uprez.runtime.base import console
 from uprez.trainer import config_io
 from uprez.trainer.config import Config
 from uprez.trainer.vgg import VGG19Features

@@ -8,7 +8,7 @@ import socket
 import torch
 import torch.multiprocessing as mp
 
-from uprez.trainer.session import run_training
+from uprez.trainer.run import run_training
 
 from .conftest import tiny_config, write_images
 

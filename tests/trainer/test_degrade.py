@@ -14,7 +14,7 @@ from uprez.trainer import config_io, degrade
 from uprez.trainer.config import Config, DegradationConfig, DegradationStage
 from uprez.trainer.data import PatchDataset, data_spec
 from uprez.trainer.presets import PRESETS, preset_path
-from uprez.trainer.session import run_training
+from uprez.trainer.run import run_training
 
 from .conftest import smooth_image, tiny_config, write_images
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from uprez.trainer.config import PsnrConfig
+from uprez.trainer.run import run_training
 from uprez.trainer.schedule import Clock, lr_factor
-from uprez.trainer.session import run_training
 from uprez.trainer.setup import TrainingError
 
 from .conftest import tiny_config, write_images

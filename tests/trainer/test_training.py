@@ -10,7 +10,7 @@ import torch
 
 from uprez.trainer import checkpoint as ckpt
 from uprez.trainer.archs import build_discriminator, build_generator
-from uprez.trainer.session import run_training
+from uprez.trainer.run import run_training
 from uprez.trainer.setup import TrainingError
 
 from .conftest import tiny_config, write_images

@@ -1,4 +1,5 @@
-"""Reading and writing image files in OpenCV layout, keeping bit depth, alpha and gray.
+"""Image files: listing a folder, reading and writing in OpenCV layout (bit depth, alpha and
+gray kept), for every command that touches images.
 
 Images are HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA), uint8 or uint16. Reading applies EXIF
 orientation; writing is atomic (a temp file in the same folder, then os.replace), so an output
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime import atomic
-from uprez.runtime.exif import apply_orientation, exif_orientation
+from uprez.runtime.base import atomic
+from uprez.runtime.base.exif import apply_orientation, exif_orientation
 
 # suffix -> format name; the formats sr-run reads and writes
 FORMATS = {
@@ -61,6 +62,17 @@ def format_of(path: str | os.PathLike) -> str | None:
     return FORMATS.get(Path(path).suffix.lower())
 
 
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in `folder` (not its subfolders), sorted by name; hidden files (a
+    leading dot: macOS `._name` forks, temp files of unfinished writes) are left out."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageReadError(folder, "not a folder")
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and not path.name.startswith(".")
+                  and path.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file, upright (EXIF orientation applied), at its own depth and channels."""
     cv2 = _cv2()
@@ -72,7 +84,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageReadError(path, "empty file (0 bytes)")
     kind = sniff_format(data)
     if kind is None:
-        raise ImageReadError(path, "not an image (the content is not PNG, JPEG, WebP, BMP or TIFF)")
+        raise ImageReadError(path, "not a readable image: the content is not an image in PNG, "
+                                   "JPEG, WebP, BMP or TIFF format")
     if kind == "JPEG" and _jpeg_truncated(data):
         raise ImageReadError(path, "corrupt or truncated JPEG data")
     # checked before decoding: libpng would print its own error line on the terminal, and

@@ -1,4 +1,5 @@
-"""A whole run: set up once (data, validation set, logs, resume), run the phases, write generator.pth."""
+"""A whole training run: set up once (data, validation set, logs, resume), run the phases,
+write generator.pth."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from pathlib import Path
 
 import torch
 
-from uprez.runtime import atomic, console
+from uprez.runtime.base import atomic, console
+from uprez.runtime.base.imageio import ImageReadError
 
 from . import checkpoint as ckpt
 from .config import Config
 from .config_io import to_toml
 from .data import PatchDataset, check_dataset, data_spec
 from .distributed import Dist, init_distributed, shutdown
-from .images import ImageError
 from .phase import Run
 from .runlog import RunLog
 from .schedule import Clock
@@ -93,7 +94,7 @@ def _training_data(config: Config, device: torch.device, dist: Dist) -> PatchDat
         dataset = PatchDataset(data_spec(config, config.train.seed))
         report_rejected(dataset.rejected, "training data")
         check_dataset(dataset)
-    except ImageError as exc:
+    except ImageReadError as exc:  # the data folder itself
         raise TrainingError(str(exc)) from None
     console.info(f"training on {len(dataset)} images from {config.data.hr}"
                  + (f" paired with {config.data.lr}" if config.data.lr else "")
@@ -107,7 +108,7 @@ def _validation_data(config: Config) -> tuple[list[ValImage], dict]:
     try:
         val_images, rejected = load_val_images(config.val.dir, config.model.scale,
                                                config.val.center_crop)
-    except ImageError as exc:
+    except ImageReadError as exc:
         raise TrainingError(f"val.dir: {exc}") from None
     report_rejected(rejected, "validation data")
     if not val_images:

@@ -1,13 +1,24 @@
-"""Done/failed/skipped bookkeeping for batch commands, and their exit codes."""
+"""Done/failed/skipped bookkeeping for batch commands, and the exit-code rule of every command:
+0 all done, 1 some inputs failed (each named with its reason), 2 usage or model error,
+130 interrupted (Ctrl-C)."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 
+import click
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+class UsageProblem(click.ClickException):
+    """A one-line error with the usage exit code (2), without click's usage banner."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass
