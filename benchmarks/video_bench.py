@@ -68,7 +68,7 @@ def inference_alone(upscaler, frames, batch: int) -> float:
 
 
 def through_video(clip: Path, out: Path, frame_fn, batch: int, args) -> float:
-    from uprez.runtime.video import upscale_video
+    from uprez.runtime.video.pipeline import upscale_video
 
     out.unlink(missing_ok=True)
     seconds = timed(lambda: upscale_video(clip, out, frame_fn, batch=batch, codec=args.codec,

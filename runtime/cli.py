@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -194,14 +193,14 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
         with interrupts.recorded():
             stats = run_jobs(image_jobs, upscaler, options, report) if image_jobs else None
             if video_jobs:
-                from uprez.runtime.video.jobs import frames_fingerprint, run_video_jobs
+                from uprez.runtime.video_jobs import frames_fingerprint, run_video_jobs
 
                 # the default's pick for compressed video (a per-codec pick: TODO with jobs)
                 video_upscaler = getattr(upscaler, "real", upscaler)
                 fingerprint = frames_fingerprint(video_upscaler, tile=tile, outscale=outscale,
                                                  deinterlace=deinterlace)
-                video_stats = run_video_jobs(video_jobs, video_upscaler,
-                                             replace(video_options, fingerprint=fingerprint), report)
+                video_stats = run_video_jobs(video_jobs, video_upscaler, video_options, report,
+                                             frames_from=fingerprint)
             interrupts.check()
     except KeyboardInterrupt:
         again = " with --resume" if resume else " (add --resume to keep a video's finished part)"
@@ -236,12 +235,13 @@ def _video_options(video_jobs, *, codec, crf, preset, pix_fmt, resume, overwrite
                    frames_dir, deinterlace):
     """The video settings, checked against ffmpeg before any file is touched."""
     from uprez.runtime.video.errors import VideoError
-    from uprez.runtime.video.jobs import VideoOptions, check_encoder_choices
+    from uprez.runtime.video.job import Encoding
+    from uprez.runtime.video_jobs import VideoOptions, check_encoder_choices
 
-    options = VideoOptions(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, resume=resume,
-                           overwrite=overwrite, outscale=outscale, deinterlace=deinterlace)
-    encoding = {"--codec": codec, "--crf": crf, "--preset": preset, "--pix-fmt": pix_fmt}
-    given = [name for name, value in encoding.items() if value is not None]
+    encoding = Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+    options = VideoOptions(encoding=encoding, resume=resume, overwrite=overwrite,
+                           outscale=outscale, deinterlace=deinterlace)
+    given = encoding.given()
     if frames_dir is not None and video_jobs and given:
         console.warn(f"{', '.join(given)} only shape video files; --frames-dir writes PNG frames")
     try:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from uprez.runtime.base.atomic import is_temp_file
 from uprez.runtime.base.imageio import IMAGE_SUFFIXES
+from uprez.runtime.video.codecs import CONTAINER_FORMATS
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
-# the containers the video layer writes (video.codecs.CONTAINER_FORMATS), repeated here so
-# that planning never imports the video code; the others are read and written as Matroska,
-# which holds any codec they carry
-WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"})
+# the containers the video layer writes; the others are read and written as Matroska, which
+# holds any codec they carry
+WRITABLE_VIDEO_SUFFIXES = frozenset(CONTAINER_FORMATS)
 READ_ONLY_VIDEO_SUFFIXES = frozenset({".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".vob", ".flv",
                                       ".wmv", ".asf", ".3gp", ".ogv"})
 VIDEO_SUFFIXES = WRITABLE_VIDEO_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime.base import console, interrupts
+from uprez.runtime.base import atomic, console, interrupts
 from uprez.runtime.base.imageio import (
     HOLDS_16_BIT,
     HOLDS_ALPHA,
@@ -56,14 +56,6 @@ class RunStats:
                 f"in {self.seconds:.1f} s ({rate:.2f} MP/s out) on {provider}")
 
 
-def target_is_complete(job: Job) -> bool:
-    # Outputs are renamed into place only when fully written, so any non-empty file is whole.
-    try:
-        return job.target.stat().st_size > 0
-    except OSError:
-        return False
-
-
 def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport) -> RunStats:
     """Process all jobs; failures go to `report`. Re-raises KeyboardInterrupt after cleanup."""
     stats, lock, stop = RunStats(), threading.Lock(), threading.Event()
@@ -85,7 +77,7 @@ def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport
             for job in jobs:
                 if stop.is_set():
                     return
-                if not options.overwrite and target_is_complete(job):
+                if not options.overwrite and atomic.is_complete(job.target):
                     report.add_skipped(str(job.source))
                     tick()
                     continue

@@ -1,4 +1,4 @@
-"""MATLAB-compatible `imresize` (bicubic), numpy only.
+"""MATLAB-compatible `imresize` (bicubic), numpy only; and the `--outscale` resize (OpenCV).
 
 Super-resolution papers make their low-resolution images, and their bicubic baselines, with
 MATLAB's `imresize(img, scale, 'bicubic')`. Its results differ from OpenCV's and PIL's bicubic:
@@ -151,3 +151,17 @@ def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
     height = image.shape[0] - image.shape[0] % scale
     width = image.shape[1] - image.shape[1] % scale
     return image[:height, :width]
+
+
+def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int], outscale: float) -> np.ndarray:
+    """Resize a model output to source size x outscale (area when shrinking, Lanczos when growing)."""
+    import cv2
+
+    if outscale <= 0:
+        raise ValueError(f"outscale must be > 0, not {outscale}")
+    height, width = (max(1, round(n * outscale)) for n in source_hw)
+    if (height, width) == image.shape[:2]:
+        return image
+    shrinking = height < image.shape[0]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    return cv2.resize(image, (width, height), interpolation=interpolation)

@@ -13,6 +13,7 @@ from uprez.runtime.memory import free_memory
 from uprez.runtime.metadata import ModelInfo
 from uprez.runtime.model import load_model
 from uprez.runtime.models import DefaultModelMissing, default_model_path, resolve_model
+from uprez.runtime.resize import resize_to_outscale
 from uprez.runtime.session import CPU, TENSORRT, ModelError
 from uprez.runtime.tiling import Assembler, plan_tiles
 
@@ -232,20 +233,6 @@ def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:
             else:
                 groups.append([(k, r, c)])
     return groups
-
-
-def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int], outscale: float) -> np.ndarray:
-    """Resize a model output to source size x outscale (area when shrinking, Lanczos when growing)."""
-    import cv2
-
-    if outscale <= 0:
-        raise ValueError(f"outscale must be > 0, not {outscale}")
-    height, width = (max(1, round(n * outscale)) for n in source_hw)
-    if (height, width) == image.shape[:2]:
-        return image
-    shrinking = height < image.shape[0]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
-    return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
 def _check_image(image) -> None:

@@ -44,6 +44,15 @@ def _naming(exc: OSError, path: Path) -> OSError:
     return exc if exc.errno is None else OSError(exc.errno, exc.strerror, str(path))
 
 
+def is_complete(path: str | os.PathLike) -> bool:
+    """Whether an output written through `atomic_path` exists: it is renamed into place only
+    when whole, so any non-empty file there is complete."""
+    try:
+        return Path(path).stat().st_size > 0
+    except OSError:
+        return False
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

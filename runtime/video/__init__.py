@@ -1,10 +1,8 @@
-"""Video in `sr-run`: frames decoded with ffmpeg, upscaled in batches, encoded, audio kept."""
+"""One video through the model: decoded by ffmpeg into raw frames, upscaled in batches by a
+frame function, encoded in resumable segments, and joined with the source's audio, subtitles
+and chapters (`pipeline.run_video` for a `job.VideoJob`, or `pipeline.upscale_video`).
 
-from __future__ import annotations
-
-from uprez.runtime.discover import VIDEO_SUFFIXES, is_video
-from uprez.runtime.video.errors import VideoError
-from uprez.runtime.video.pipeline import upscale_video
-from uprez.runtime.video.result import VideoResult
-
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoResult", "is_video", "upscale_video"]
+This package imports only itself and `uprez.runtime.base`: the model reaches it as a frame
+function, so it knows nothing of the Upscaler, sr-run's planning or its batch report
+(`uprez.runtime.video_jobs` connects them).
+"""

@@ -18,6 +18,7 @@ import numpy as np
 from uprez.runtime.base import console
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import ENV_VAR
+from uprez.runtime.video.job import VideoJob
 from uprez.runtime.video.overlap import run_overlapped
 from uprez.runtime.video.result import VideoResult
 from uprez.runtime.video.sinks import PngSink
@@ -100,33 +101,32 @@ class _WriterSink:
         self.tmp.unlink(missing_ok=True)
 
 
-def upscale_with_opencv(src: Path, dst: Path | None, frame_fn: Callable, *, batch: int,
-                        frames_dir: Path | None, resume: bool, progress: bool,
-                        ignored_options: list[str]) -> VideoResult:
+def upscale_with_opencv(job: VideoJob, frame_fn: Callable, *, batch: int,
+                        progress: bool) -> VideoResult:
+    src = job.source
     why = f"{ENV_VAR}=none" if os.environ.get(ENV_VAR, "").lower() == "none" else \
         "no ffmpeg found (neither on PATH nor from imageio-ffmpeg)"
-    lost = "8-bit PNG frames" if frames_dir is not None else \
+    lost = "8-bit PNG frames" if job.to_frames else \
         "audio and subtitles are dropped, the video is MPEG-4 Part 2, 8-bit"
     console.warn(f"{why}: using OpenCV for {src.name}; {lost}")
-    if ignored_options:
-        console.warn(f"OpenCV ignores {', '.join(ignored_options)}")
+    if job.encoding.given():
+        console.warn(f"OpenCV ignores {', '.join(job.encoding.given())}")
     started = time.perf_counter()
     source = _CaptureSource(src)
-    if frames_dir is not None:
-        sink: PngSink | _WriterSink = PngSink(Path(frames_dir), resume=resume)
-        output = Path(frames_dir)
+    if job.to_frames:
+        sink: PngSink | _WriterSink = PngSink(job.output, resume=job.resume)
         source.skip(sink.start_frame)
     else:
-        if resume:
+        if job.resume:
             console.warn("--resume needs ffmpeg; starting from the first frame")
-        if dst.suffix.lower() not in _FOURCC:
-            raise VideoError(f"cannot write video files ending in {dst.suffix!r}")
-        sink, output = _WriterSink(dst, source.fps), dst
+        if job.container not in _FOURCC:
+            raise VideoError(f"cannot write video files ending in {job.output.suffix!r}")
+        sink = _WriterSink(job.output, source.fps)
     upscaled = run_overlapped(
         name=src.name, frames=source.frames(), check_source=source.check,
         stop_source=source.stop, sink=sink, frame_fn=frame_fn, batch=batch,
         total=source.expected, start=sink.start_frame, progress=progress,
-        keep_finished=resume)
+        keep_finished=job.resume)
     source.stop()
-    return VideoResult(output, sink.start_frame + upscaled, upscaled,
+    return VideoResult(job.output, sink.start_frame + upscaled, upscaled,
                        time.perf_counter() - started, "opencv")

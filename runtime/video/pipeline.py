@@ -1,21 +1,24 @@
-"""`upscale_video`: one video file in, an upscaled video (or a folder of PNG frames) out."""
+"""One video file in, an upscaled video (or a folder of PNG frames) out: `run_video(job, ...)`.
+
+`upscale_video` is the same for callers that have paths and options rather than a VideoJob.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from uprez.runtime.base import console
-from uprez.runtime.video.codecs import resolve_encoder
 from uprez.runtime.video.color import ColorPlan, plan_colors
-from uprez.runtime.video.decode import FRAME_READING, FrameDecoder
+from uprez.runtime.video.decode import FrameDecoder
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import Ffmpeg, find_ffmpeg
+from uprez.runtime.video.job import DEFAULT_SEGMENT_FRAMES, Encoding, VideoJob
 from uprez.runtime.video.mux import mux, plan_streams, preflight
 from uprez.runtime.video.overlap import Sink, run_overlapped
 from uprez.runtime.video.probe import VideoInfo, probe
@@ -24,7 +27,6 @@ from uprez.runtime.video.segments import WorkFolder
 from uprez.runtime.video.sinks import PngSink, SegmentSink
 
 FrameFn = Callable[[list[np.ndarray]], list[np.ndarray]]
-DEFAULT_SEGMENT_FRAMES = 500
 
 
 def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *, batch: int = 1,
@@ -40,52 +42,53 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
     so `resume` never joins segments made differently. An interlaced source is deinterlaced
     before `frame_fn` unless `deinterlace` is False. Raises VideoError with a readable reason.
     """
-    src = Path(src)
-    if batch < 1 or segment_frames < 1:
+    if frames_dir is None and dst is None:
+        raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
+    job = VideoJob(source=Path(src), output=Path(dst if frames_dir is None else frames_dir),
+                   to_frames=frames_dir is not None,
+                   encoding=Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt),
+                   frames_from=fingerprint, resume=resume, deinterlace=deinterlace,
+                   segment_frames=segment_frames)
+    return run_video(job, frame_fn, batch=batch, progress=progress)
+
+
+def run_video(job: VideoJob, frame_fn: FrameFn, *, batch: int = 1,
+              progress: bool = True) -> VideoResult:
+    """Upscale every frame of `job.source` with `frame_fn` (`batch` frames per call) into
+    `job.output`; see `upscale_video`. Raises VideoError with a readable reason."""
+    src = job.source
+    if batch < 1 or job.segment_frames < 1:
         raise VideoError("batch and segment_frames must be at least 1")
-    if frames_dir is None:
-        if dst is None:
-            raise VideoError("upscale_video needs dst, or frames_dir for PNG frames")
-        dst = Path(dst)
-        if dst.resolve() == src.resolve():
-            raise VideoError(f"{src}: the output would overwrite the input")
+    if not job.to_frames and job.output.resolve() == src.resolve():
+        raise VideoError(f"{src}: the output would overwrite the input")
     ffmpeg = find_ffmpeg()
     if ffmpeg is None:
         from uprez.runtime.video.opencv_fallback import upscale_with_opencv
 
-        asked = {"--codec": codec, "--crf": crf, "--preset": preset, "--pix-fmt": pix_fmt}
-        return upscale_with_opencv(src, None if dst is None else Path(dst), frame_fn,
-                                   batch=batch, frames_dir=frames_dir, resume=resume,
-                                   progress=progress,
-                                   ignored_options=[k for k, v in asked.items() if v is not None])
+        return upscale_with_opencv(job, frame_fn, batch=batch, progress=progress)
     info = probe(ffmpeg, src)
     if info.variable_rate:
         console.info(f"{src.name}: variable frame rate ({float(info.average_fps):.4g} fps on "
                      f"average); written at a constant {float(info.fps):.4g} fps so the sound "
                      "stays in sync (frames are repeated or dropped to fit)")
         frame_fn = reuse_repeats(frame_fn)
-    if info.field_order and deinterlace:
+    if info.field_order and job.deinterlace:
         field = "top" if info.field_order == "tff" else "bottom"
         console.info(f"{src.name}: interlaced ({field} field first); deinterlaced (bwdif) before "
                      "upscaling, since enlarged fields would comb")
-    elif not deinterlace:
+    elif not job.deinterlace:
         info = replace(info, field_order=None)  # so the frames are read as they are
     colors = plan_colors(info)
     started = time.perf_counter()
-    if frames_dir is not None:
-        sink = PngSink(Path(frames_dir), resume=resume)
+    if job.to_frames:
+        sink = PngSink(job.output, resume=job.resume)
         if info.audio or info.subtitles:
             console.info(f"{src.name}: PNG frames hold no audio or subtitles; to rebuild the "
                          f"video use -framerate {info.fps.numerator}/{info.fps.denominator}")
-        frames = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
-        output = Path(frames_dir)
+        frames = _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress)
     else:
-        frames = _encode_video(ffmpeg, src, dst, info, colors, frame_fn, batch=batch,
-                               codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                               resume=resume, progress=progress, segment_frames=segment_frames,
-                               fingerprint=fingerprint)
-        output = dst
-    return VideoResult(output, frames.total, frames.upscaled, time.perf_counter() - started,
+        frames = _encode_video(ffmpeg, job, info, colors, frame_fn, batch, progress)
+    return VideoResult(job.output, frames.total, frames.upscaled, time.perf_counter() - started,
                        f"ffmpeg ({ffmpeg.origin})")
 
 
@@ -95,33 +98,25 @@ class _Counts:
     upscaled: int
 
 
-def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors: ColorPlan,
-                  frame_fn: FrameFn, *, batch, codec, crf, preset, pix_fmt, resume, progress, segment_frames,
-                  fingerprint) -> _Counts:
-    container = dst.suffix.lower()
-    settings = resolve_encoder(ffmpeg, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                               container=container, high_bit_depth=info.bit_depth > 8)
+def _encode_video(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorPlan,
+                  frame_fn: FrameFn, batch: int, progress: bool) -> _Counts:
+    src, dst, container = job.source, job.output, job.container
+    settings = job.encoding.resolve(ffmpeg, container, high_bit_depth=info.bit_depth > 8)
     if info.bit_depth > 8 and not settings.high_bit_depth:
         console.warn(f"{src.name} is {info.bit_depth}-bit but is written as {settings.pix_fmt}")
     work = WorkFolder(dst)
-    stat = src.stat()
-    key = {"source": str(src.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-           "frames_from": fingerprint, "encoder": asdict(settings),
-           "frames": {"reading": FRAME_READING, "fps": str(info.fps),
-                      "constant_from_variable": info.variable_rate,
-                      "deinterlaced": info.field_order is not None},
-           "segment_frames": segment_frames}
-    resume_from = work.resume_point(key) if resume else None
-    if resume and resume_from is None and work.root.exists():
+    key = job.segments_key(info, settings)
+    resume_from = work.resume_point(key) if job.resume else None
+    if job.resume and resume_from is None and work.root.exists():
         console.info(f"{src.name}: the unfinished work in {work.root} was made with other "
                      f"settings or another source; starting over")
-    elif not resume and work.root.exists():
+    elif not job.resume and work.root.exists():
         console.info(f"{src.name}: starting over (--resume would continue the unfinished "
                      f"work in {work.root})")
     work.start(key, resume_from)
     streams = plan_streams(info, container)
     sink = SegmentSink(ffmpeg, work, settings=settings, colors=colors, fps=info.fps,
-                       sample_aspect=info.sample_aspect, segment_frames=segment_frames,
+                       sample_aspect=info.sample_aspect, segment_frames=job.segment_frames,
                        resume_from=resume_from)
     try:
         streams = preflight(ffmpeg, src, info, streams, settings, container,
@@ -131,7 +126,7 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
             segments = work.segments(len(resume_from.segment_frames))
             counts = _Counts(resume_from.next_frame, 0)
         else:
-            counts = _run(ffmpeg, src, info, colors, sink, frame_fn, batch, resume, progress)
+            counts = _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress)
             segments = work.segments(len(sink.finished))
         tmp = work.output_tmp_path(dst.suffix)
         mux(ffmpeg, segments, src, streams, settings, container, tmp, fps=info.fps,
@@ -140,15 +135,16 @@ def _encode_video(ffmpeg: Ffmpeg, src: Path, dst: Path, info: VideoInfo, colors:
         os.replace(tmp, dst)
     except BaseException:
         work.output_tmp_path(dst.suffix).unlink(missing_ok=True)
-        if not resume:
+        if not job.resume:
             work.remove()
         raise
     work.remove()
     return counts
 
 
-def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Sink,
-         frame_fn: FrameFn, batch: int, resume: bool, progress: bool) -> _Counts:
+def _run(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorPlan, sink: Sink,
+         frame_fn: FrameFn, batch: int, progress: bool) -> _Counts:
+    src = job.source
     start = sink.start_frame
     if start:
         console.info(f"{src.name}: resuming at frame {start}")
@@ -157,7 +153,7 @@ def _run(ffmpeg: Ffmpeg, src: Path, info: VideoInfo, colors: ColorPlan, sink: Si
         name=src.name, frames=decoder.frames(), check_source=decoder.check,
         stop_source=decoder.kill, sink=sink, frame_fn=frame_fn, batch=batch,
         total=max(info.frame_count, start), start=start, progress=progress,
-        keep_finished=resume)
+        keep_finished=job.resume)
     if decoder.messages():
         console.warn(f"{src.name}: ffmpeg reported problems but every frame was read: "
                      f"{decoder.messages()[0]}")

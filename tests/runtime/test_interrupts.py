@@ -13,7 +13,7 @@ from uprez.runtime.base.imageio import write_image
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import find_inputs, plan_jobs
 from uprez.runtime.upscaler import Upscaler
-from uprez.runtime.video import upscale_video
+from uprez.runtime.video.pipeline import upscale_video
 
 
 class _InterruptedWhileCollected:

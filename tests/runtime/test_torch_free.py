@@ -105,3 +105,43 @@ def test_sr_run_help_loads_no_heavy_module():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _uprez_imports(package: str) -> dict[str, set[str]]:
+    """The uprez modules each module of `package` imports (anywhere in it, lazily included)."""
+    import ast
+    import pathlib
+
+    module = importlib.import_module(package)
+    found = {}
+    for path in sorted(pathlib.Path(module.__file__).parent.rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names |= {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                raise AssertionError(f"{path}: relative import; the runtime spells them out")
+        found[path.name] = {name for name in names if name.startswith("uprez.")}
+    return found
+
+
+def _outside(imports: dict[str, set[str]], allowed: tuple[str, ...]) -> dict[str, set[str]]:
+    return {file: {n for n in names if not n.startswith(allowed)}
+            for file, names in imports.items() if any(not n.startswith(allowed) for n in names)}
+
+
+def test_the_video_pipeline_imports_nothing_above_itself():
+    # the model reaches it as a frame function; planning, the Upscaler and the batch report
+    # live above it (uprez.runtime.video_jobs connects them)
+    imports = _uprez_imports("uprez.runtime.video")
+    assert "pipeline.py" in imports
+    allowed = ("uprez.runtime.video.", "uprez.runtime.base.")
+    assert _outside(imports, allowed) == {}
+
+
+def test_the_base_imports_no_other_part_of_uprez():
+    imports = _uprez_imports("uprez.runtime.base")
+    assert "console.py" in imports
+    assert _outside(imports, ("uprez.runtime.base.",)) == {}

@@ -17,8 +17,9 @@ from tests.runtime.video_clips import (
     make_clip,
     stream_md5,
 )
-from uprez.runtime.video import avi, upscale_video
+from uprez.runtime.video import avi
 from uprez.runtime.video.ffmpeg import find_ffmpeg
+from uprez.runtime.video.pipeline import upscale_video
 from uprez.runtime.video.probe import probe
 
 

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from tests.onnx_models import make_sr_model
 from tests.runtime.video_clips import OnnxFrameFn, ffmpeg, make_clip
 from uprez.runtime.cli import main
-from uprez.runtime.video import upscale_video
 from uprez.runtime.video.ffmpeg import find_ffmpeg
+from uprez.runtime.video.pipeline import upscale_video
 from uprez.runtime.video.probe import parse_field_order, probe
 
 

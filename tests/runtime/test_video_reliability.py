@@ -12,8 +12,9 @@ import pytest
 
 from tests.onnx_models import make_sr_model
 from tests.runtime.video_clips import OnnxFrameFn, decode_frames, make_clip, packet_times
-from uprez.runtime.video import VideoError, upscale_video
+from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
+from uprez.runtime.video.pipeline import upscale_video
 from uprez.runtime.video.probe import probe
 
 
@@ -144,7 +145,7 @@ def test_a_real_sigint_stops_ffmpeg_and_leaves_no_half_file(tmp_path):
     out = tmp_path / "out" / "long.mp4"
     script = textwrap.dedent(f"""
         import sys, time, cv2
-        from uprez.runtime.video import upscale_video
+        from uprez.runtime.video.pipeline import upscale_video
         def slow(frames):
             time.sleep(0.1)
             return [cv2.resize(f, None, fx=2, fy=2) for f in frames]

@@ -15,9 +15,8 @@ from tests.runtime.video_clips import (
     packet_times,
     stream_md5,
 )
-from uprez.runtime.video import upscale_video
 from uprez.runtime.video.ffmpeg import find_ffmpeg
-from uprez.runtime.video.pipeline import reuse_repeats
+from uprez.runtime.video.pipeline import reuse_repeats, upscale_video
 from uprez.runtime.video.probe import constant_rate_for, packet_timing, probe
 
 

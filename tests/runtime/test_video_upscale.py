@@ -17,8 +17,8 @@ from tests.runtime.video_clips import (
     stream_md5,
     subtitle_text,
 )
-from uprez.runtime.video import upscale_video
 from uprez.runtime.video.ffmpeg import find_ffmpeg
+from uprez.runtime.video.pipeline import upscale_video
 from uprez.runtime.video.probe import probe
 
 
@@ -132,7 +132,7 @@ def test_frames_dir_writes_numbered_pngs(ntsc_clip, model, tmp_path):
 
 
 def test_the_input_is_never_overwritten(ntsc_clip, model):
-    from uprez.runtime.video import VideoError
+    from uprez.runtime.video.errors import VideoError
 
     before = ntsc_clip.read_bytes()
     with pytest.raises(VideoError, match="overwrite the input"):

@@ -1,4 +1,5 @@
-"""The videos of an `sr-run` batch: each one through `upscale_video` with the Upscaler's frames.
+"""The videos of an `sr-run` batch: each one a VideoJob through `run_video` with the Upscaler's
+frames.
 
 A failing video goes into the batch report with its reason and the next one starts. Finished
 outputs are skipped like images: a video file exists only once it is complete (it is renamed into
@@ -7,34 +8,37 @@ place), and a folder of PNG frames is marked complete when its last frame is wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from uprez.runtime.base import console
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import FRAMES, READ_ONLY_VIDEO_SUFFIXES, VIDEO, Job
 from uprez.runtime.metadata import file_sha256
-from uprez.runtime.pipeline import target_is_complete
-from uprez.runtime.upscaler import resize_to_outscale
-from uprez.runtime.video.codecs import resolve_encoder
+from uprez.runtime.resize import resize_to_outscale
 from uprez.runtime.video.decode import FRAME_READING
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
-from uprez.runtime.video.frames_folder import finish_frames, frames_complete, start_frames
-from uprez.runtime.video.pipeline import FrameFn, upscale_video
+from uprez.runtime.video.job import Encoding, VideoJob
+from uprez.runtime.video.pipeline import FrameFn, run_video
 
 
 @dataclass(frozen=True)
 class VideoOptions:
-    codec: str | None = None
-    crf: int | None = None
-    preset: str | None = None
-    pix_fmt: str | None = None
+    """The video settings of a run, as given."""
+
+    encoding: Encoding = field(default_factory=Encoding)
     resume: bool = False
     overwrite: bool = False
     outscale: float | None = None
-    fingerprint: str = ""  # what shapes the frames, so --resume never mixes runs
     deinterlace: bool = True
+
+    def job(self, planned: Job, frames_from: str) -> VideoJob:
+        """The VideoJob of a planned video (a file, or with kind FRAMES a PNG folder)."""
+        return VideoJob(source=planned.source, output=planned.target,
+                        to_frames=planned.kind == FRAMES, encoding=self.encoding,
+                        frames_from=frames_from, resume=self.resume,
+                        deinterlace=self.deinterlace)
 
 
 @dataclass
@@ -88,8 +92,7 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
     problems = {}
     for container in containers:
         try:
-            resolve_encoder(ffmpeg, codec=options.codec, crf=options.crf, preset=options.preset,
-                            pix_fmt=options.pix_fmt, container=container, high_bit_depth=False)
+            options.encoding.resolve(ffmpeg, container, high_bit_depth=False)
         except VideoError as exc:
             problems[container] = str(exc)
     if problems and len(problems) == len(containers):
@@ -98,39 +101,31 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
         console.warn(f"the {container} videos will fail: {problem}")
 
 
-def output_is_complete(job: Job) -> bool:
-    return frames_complete(job.target) if job.kind == FRAMES else target_is_complete(job)
-
-
-def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
-                   report: BatchReport) -> VideoStats:
-    """Upscale the videos one after the other; KeyboardInterrupt goes on after the video layer
-    has removed its unfinished output."""
+def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: BatchReport, *,
+                   frames_from: str) -> VideoStats:
+    """Upscale the videos one after the other; `frames_from` is their frames_fingerprint.
+    KeyboardInterrupt goes on after the video layer has removed its unfinished output."""
     stats = VideoStats()
     frame_fn = frame_function(upscaler, options.outscale)
-    for number, job in enumerate(jobs, 1):
-        if not options.overwrite and output_is_complete(job):
+    for number, planned in enumerate(jobs, 1):
+        job = options.job(planned, frames_from)
+        if not options.overwrite and job.is_complete():
             report.add_skipped(str(job.source))
             continue
         if len(jobs) > 1:
             console.info(f"video {number}/{len(jobs)}: {job.source}")
-        if job.kind == VIDEO and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
-            console.info(f"{job.source.name}: written as {job.target.name} (sr-run reads "
+        if not job.to_frames and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
+            console.info(f"{job.source.name}: written as {job.output.name} (sr-run reads "
                          f"{job.source.suffix} files but does not write them)")
         try:
-            if job.kind == FRAMES:
+            if job.to_frames:
                 # frames of other settings go now, so --resume can only take up matching ones
-                start_frames(job.target, job.source, options.fingerprint, resume=options.resume)
+                job.start_frames()
             else:
-                job.target.parent.mkdir(parents=True, exist_ok=True)
-            result = upscale_video(
-                job.source, job.target if job.kind == VIDEO else None, frame_fn,
-                batch=upscaler.batch, codec=options.codec, crf=options.crf,
-                preset=options.preset, pix_fmt=options.pix_fmt,
-                frames_dir=job.target if job.kind == FRAMES else None, resume=options.resume,
-                fingerprint=options.fingerprint, deinterlace=options.deinterlace)
-            if job.kind == FRAMES:
-                finish_frames(job.target, result.frames)
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+            result = run_video(job, frame_fn, batch=upscaler.batch)
+            if job.to_frames:
+                job.finish_frames(result.frames)
         except VideoError as exc:
             _fail(report, job, _without_path(str(exc), job.source))
             continue
@@ -147,7 +142,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions,
     return stats
 
 
-def _fail(report: BatchReport, job: Job, reason: str) -> None:
+def _fail(report: BatchReport, job: VideoJob, reason: str) -> None:
     report.add_failed(str(job.source), reason)
     console.error(f"{job.source}: {reason}")
 
