@@ -10,7 +10,7 @@ from uprez.runtime.base import console
 from uprez.runtime.base.console import require_extra
 from uprez.runtime.base.report import BatchReport
 
-MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 11, 20, 17  # mirrors uprez.export.onnx_export (torch-free)
+from .opsets import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,7 +15,8 @@ from . import verify
 from .detect import build_model, detect, from_uprez
 from .errors import ExportFailure, VerificationError
 from .load import load_checkpoint
-from .onnx_export import DEFAULT_OPSET, annotate, check, export_onnx
+from .onnx_export import annotate, check, export_onnx
+from .opsets import DEFAULT_OPSET
 from .profile import profile_model, tile_hint
 from .receptive_field import TAIL_TOLERANCE, measure_receptive_field
 

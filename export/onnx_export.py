@@ -21,9 +21,7 @@ import warnings
 import torch
 from torch import nn
 
-DEFAULT_OPSET = 17
-MIN_OPSET = 11  # Resize with scales, needed for the nearest upsampling
-MAX_OPSET = 20  # the TorchScript exporter's newest
+from .opsets import DEFAULT_OPSET
 
 
 class HalfIO(nn.Module):

@@ -1,4 +1,8 @@
-"""`sr-run`: upscale images and videos with an ONNX model."""
+"""`sr-run`: upscale images and videos with an ONNX model.
+
+The command reads its options, plans (planning.py: the jobs and settings, checked before any
+work) and runs the plan (running.py).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,8 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime.base import console, interrupts
-from uprez.runtime.base.report import EXIT_INTERRUPTED, UsageProblem
-
-OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
-ALPHA_MODES = ("model", "bicubic")
-VIDEO_CODECS = ("h264", "h265", "vp9", "av1")
-
-
-class TileType(click.ParamType):
-    name = "auto|N"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) or str(value).strip().lower() == "auto":
-            return value if isinstance(value, int) else "auto"
-        try:
-            tile = int(value)
-        except ValueError:
-            self.fail(f"{value!r} is not 'auto' or a whole number", param, ctx)
-        if tile < 0:
-            self.fail("must be 0 (whole image), a positive size, or 'auto'", param, ctx)
-        return tile
-
-
-class DeviceType(click.ParamType):
-    name = "auto|cpu|cuda[:N]|tensorrt"
-
-    def convert(self, value, param, ctx):
-        from uprez.runtime.session import parse_device
-
-        try:
-            parse_device(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        return str(value).strip().lower()
+from uprez.runtime.base import console
+from uprez.runtime.options import ALPHA_MODES, OUTPUT_FORMATS, VIDEO_CODECS, DeviceType, TileType
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -132,92 +104,25 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
     --overwrite. Exit code: 0 all done, 1 some files failed (each is named with the reason),
     2 usage error, 130 interrupted.
     """
-    from uprez.runtime.auto import open_upscaler
-    from uprez.runtime.base.report import BatchReport
-    from uprez.runtime.discover import (
-        IMAGE,
-        MEDIA_SUFFIXES,
-        PlanError,
-        find_inputs,
-        is_video,
-        plan_jobs,
-    )
-    from uprez.runtime.pipeline import RunOptions, run_jobs
-    from uprez.runtime.session import DeviceError, ModelError
+    from uprez.runtime.pipeline import RunOptions
+    from uprez.runtime.planning import ModelSettings, plan_run
+    from uprez.runtime.running import run_plan
+    from uprez.runtime.video.job import Encoding
+    from uprez.runtime.video_jobs import VideoOptions
 
     console.set_quiet(quiet)
-    specs = list(inputs) + list(more_inputs)
-    if not specs:
-        raise UsageProblem("no input given: name image or video files, folders or globs "
-                           "(see sr-run -h)")
-    single = Path(specs[0]) if len(specs) == 1 and Path(specs[0]).is_file() else None
-    output_is_file = (single is not None and not output.is_dir()
-                      and output.suffix.lower() in MEDIA_SUFFIXES
-                      and not (frames_dir is not None and is_video(single)))
-    if (output_is_file and not is_video(output) and fmt != "auto"
-            and output.suffix.lower().lstrip(".") != fmt):
-        raise UsageProblem(f"--format {fmt} does not match the output file name {output}")
-    exclude = tuple(p for p in (None if output_is_file else output, frames_dir) if p is not None)
-    try:
-        found = find_inputs(specs, recursive=recursive, suffixes=MEDIA_SUFFIXES, exclude=exclude)
-        if not found:
-            raise PlanError(f"no image or video files found in: {', '.join(specs)}"
-                            + ("" if recursive else " (use --recursive for subfolders)"))
-        jobs = plan_jobs(found, output, fmt=fmt, suffix=suffix, output_is_file=output_is_file,
-                         frames_dir=frames_dir)
-    except PlanError as exc:
-        raise UsageProblem(str(exc)) from None
-    image_jobs = [job for job in jobs if job.kind == IMAGE]
-    video_jobs = [job for job in jobs if job.kind != IMAGE]
-    video_options = _video_options(video_jobs, codec=codec, crf=crf, preset=preset,
-                                   pix_fmt=pix_fmt, resume=resume, overwrite=overwrite,
-                                   outscale=outscale, frames_dir=frames_dir,
-                                   deinterlace=deinterlace)
-
-    try:
-        upscaler = open_upscaler(model, scale=int(scale) if scale else None, device=device,
-                                 tile=tile, tile_pad=tile_pad, batch=batch)
-    except ModelError as exc:
-        raise UsageProblem(str(exc)) from None
-    except DeviceError as exc:
-        raise click.ClickException(str(exc)) from None
-    if upscaler.fallback_reason:
-        console.info(f"running on CPU: GPU unavailable ({upscaler.fallback_reason})")
-    counts = [_count(len(image_jobs), "image"), _count(len(video_jobs), "video")]
-    console.info(f"{' and '.join(c for c in counts if c)} with {upscaler.describe()}")
-
-    report = BatchReport()
-    options = RunOptions(outscale=outscale, alpha=alpha, quality=quality, overwrite=overwrite)
-    video_stats = None
-    try:
-        with interrupts.recorded():
-            stats = run_jobs(image_jobs, upscaler, options, report) if image_jobs else None
-            if video_jobs:
-                from uprez.runtime.video_jobs import frames_fingerprint, run_video_jobs
-
-                # the default's pick for compressed video (a per-codec pick: TODO with jobs)
-                video_upscaler = getattr(upscaler, "real", upscaler)
-                fingerprint = frames_fingerprint(video_upscaler, tile=tile, outscale=outscale,
-                                                 deinterlace=deinterlace)
-                video_stats = run_video_jobs(video_jobs, video_upscaler, video_options, report,
-                                             frames_from=fingerprint)
-            interrupts.check()
-    except KeyboardInterrupt:
-        again = " with --resume" if resume else " (add --resume to keep a video's finished part)"
-        console.error(f"interrupted: {report.summary()}; run the same command again{again} to "
-                      "go on (finished files are skipped)")
-        sys.exit(EXIT_INTERRUPTED)
-    parts = []
-    if stats is not None and stats.images:
-        parts.append(stats.summary(upscaler.provider))
-        if hasattr(upscaler, "usage"):  # the default model picked per image
-            parts.append(upscaler.usage())
-    if video_stats is not None and video_stats.videos:
-        parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.provider}"))
-    console.result("; ".join(parts or ["nothing upscaled"]) + f"; {report.summary()}")
-    for path, reason in report.failed:
-        console.error(f"failed: {path}: {reason}")
-    sys.exit(report.exit_code)
+    plan = plan_run(
+        [*inputs, *more_inputs], output=output, recursive=recursive, fmt=fmt, suffix=suffix,
+        frames_dir=frames_dir,
+        model=ModelSettings(path=model, scale=int(scale) if scale else None, device=device,
+                            tile=tile, tile_pad=tile_pad, batch=batch),
+        image_options=RunOptions(outscale=outscale, alpha=alpha, quality=quality,
+                                 overwrite=overwrite),
+        video_options=VideoOptions(
+            encoding=Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt),
+            resume=resume, overwrite=overwrite, outscale=outscale, deinterlace=deinterlace),
+    )
+    sys.exit(run_plan(plan))
 
 
 def _list_models(ctx: click.Context) -> None:
@@ -225,27 +130,3 @@ def _list_models(ctx: click.Context) -> None:
 
     console.result(model_table())
     ctx.exit(0)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' if number != 1 else ''}" if number else ""
-
-
-def _video_options(video_jobs, *, codec, crf, preset, pix_fmt, resume, overwrite, outscale,
-                   frames_dir, deinterlace):
-    """The video settings, checked against ffmpeg before any file is touched."""
-    from uprez.runtime.video.errors import VideoError
-    from uprez.runtime.video.job import Encoding
-    from uprez.runtime.video_jobs import VideoOptions, check_encoder_choices
-
-    encoding = Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
-    options = VideoOptions(encoding=encoding, resume=resume, overwrite=overwrite,
-                           outscale=outscale, deinterlace=deinterlace)
-    given = encoding.given()
-    if frames_dir is not None and video_jobs and given:
-        console.warn(f"{', '.join(given)} only shape video files; --frames-dir writes PNG frames")
-    try:
-        check_encoder_choices(video_jobs, options)
-    except VideoError as exc:
-        raise UsageProblem(str(exc)) from None
-    return options

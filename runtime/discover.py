@@ -9,9 +9,9 @@ from pathlib import Path
 
 from uprez.runtime.base.atomic import is_temp_file
 from uprez.runtime.base.imageio import IMAGE_SUFFIXES
+from uprez.runtime.options import OUTPUT_FORMATS
 from uprez.runtime.video.codecs import CONTAINER_FORMATS
 
-OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")
 # the containers the video layer writes; the others are read and written as Matroska, which
 # holds any codec they carry
 WRITABLE_VIDEO_SUFFIXES = frozenset(CONTAINER_FORMATS)

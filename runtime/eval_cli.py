@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime.cli import DeviceType, TileType
+from uprez.runtime.options import DeviceType, TileType
 
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 

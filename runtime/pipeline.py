@@ -58,111 +58,122 @@ class RunStats:
 
 def run_jobs(jobs: list[Job], upscaler, options: RunOptions, report: BatchReport) -> RunStats:
     """Process all jobs; failures go to `report`. Re-raises KeyboardInterrupt after cleanup."""
-    stats, lock, stop = RunStats(), threading.Lock(), threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
-    encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
-    bar = console.progress(total=len(jobs), desc="upscaling", unit="img")
-    warned: set[str] = set()
-
-    def tick() -> None:
-        with lock:
-            bar.update(1)
-
-    def fail(path, reason: str) -> None:
-        report.add_failed(str(path), reason)
-        console.error(f"{path}: {reason}")
-
-    def read_all() -> None:
-        try:
-            for job in jobs:
-                if stop.is_set():
-                    return
-                if not options.overwrite and atomic.is_complete(job.target):
-                    report.add_skipped(str(job.source))
-                    tick()
-                    continue
-                try:
-                    item = (job, read_image(job.source))
-                except ImageReadError as exc:
-                    fail(job.source, exc.reason)
-                    tick()
-                    continue
-                except Exception as exc:  # e.g. MemoryError on a huge image: skip, go on
-                    fail(job.source, f"cannot read: {console.first_line(exc)}")
-                    tick()
-                    continue
-                if not _put(decoded, item, stop):
-                    return
-        finally:  # whatever happens, the inference loop must learn that no more is coming
-            _put(decoded, _DONE, stop)
-
-    def write_all() -> None:
-        while True:
-            item = encoded.get()
-            if item is _DONE:
-                return
-            job, image, pixels_in = item
-            _warn_on_loss(image, format_of(job.target), warned, lock)
-            try:
-                write_image(job.target, image, quality=options.quality)
-            except ImageWriteError as exc:
-                fail(job.source, f"cannot write {exc.path}: {exc.reason}")
-            except Exception as exc:  # a writer must never die silently with work queued
-                fail(job.source, f"cannot write {job.target}: {console.first_line(exc)}")
-            else:
-                report.add_done(str(job.source))
-                with lock:
-                    stats.images += 1
-                    stats.pixels_in += pixels_in
-                    stats.pixels_out += image.shape[0] * image.shape[1]
-            tick()
-
+    batch = _Batch(jobs, upscaler, options, report)
     restore_interrupts = None
     start = time.perf_counter()
-    reader = threading.Thread(target=read_all, name="uprez-reader", daemon=True)
-    writers = [threading.Thread(target=write_all, name=f"uprez-writer-{i}", daemon=True)
+    reader = threading.Thread(target=batch.read_all, name="uprez-reader", daemon=True)
+    writers = [threading.Thread(target=batch.write_all, name=f"uprez-writer-{i}", daemon=True)
                for i in range(max(1, options.writers))]
     for thread in (reader, *writers):
         thread.start()
     try:
-        while True:
-            item = decoded.get()
-            if item is _DONE:
-                break
-            job, image = item
-            interrupts.check()
-            try:
-                output = _upscale_one(upscaler, image, options, job)
-            except MemoryError:
-                fail(job.source, "out of memory; try a smaller --tile")
-                tick()
-                continue
-            except Exception as exc:
-                fail(job.source, f"upscaling failed: {console.first_line(exc)}")
-                tick()
-                continue
-            _put(encoded, (job, output, image.shape[0] * image.shape[1]), None)
+        batch.upscale_all()
     except KeyboardInterrupt:
         # Stop: drop queued work, let the writes in flight finish (each is atomic), and do not
         # let a second Ctrl-C kill those writes half way.
         restore_interrupts = _ignore_interrupts()
-        stop.set()
-        _drain(decoded)
-        _drain(encoded)
+        batch.stop.set()
+        _drain(batch.decoded)
+        _drain(batch.encoded)
         raise
     finally:
         for _ in writers:
-            encoded.put(_DONE)
+            batch.encoded.put(_DONE)
         for thread in writers:
             thread.join()
-        stop.set()
-        _drain(decoded)
+        batch.stop.set()
+        _drain(batch.decoded)
         reader.join(timeout=5)
-        bar.close()
-        stats.seconds = time.perf_counter() - start
+        batch.bar.close()
+        batch.stats.seconds = time.perf_counter() - start
         if restore_interrupts is not None:
             restore_interrupts()
-    return stats
+    return batch.stats
+
+
+class _Batch:
+    """One run_jobs call: the queues between its threads, its bar, and what they tally."""
+
+    def __init__(self, jobs: list[Job], upscaler, options: RunOptions, report: BatchReport):
+        self.jobs, self.upscaler, self.options, self.report = jobs, upscaler, options, report
+        self.stats, self.lock, self.stop = RunStats(), threading.Lock(), threading.Event()
+        self.decoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
+        self.encoded: queue.Queue = queue.Queue(maxsize=options.queue_size)
+        self.bar = console.progress(total=len(jobs), desc="upscaling", unit="img")
+        self.warned: set[str] = set()
+
+    def tick(self) -> None:
+        with self.lock:
+            self.bar.update(1)
+
+    def fail(self, path, reason: str) -> None:
+        self.report.add_failed(str(path), reason)
+        console.error(f"{path}: {reason}")
+        self.tick()
+
+    def read_all(self) -> None:
+        """The reader thread: decode the inputs in order, skipping finished outputs."""
+        try:
+            for job in self.jobs:
+                if self.stop.is_set():
+                    return
+                if not self.options.overwrite and atomic.is_complete(job.target):
+                    self.report.add_skipped(str(job.source))
+                    self.tick()
+                    continue
+                try:
+                    item = (job, read_image(job.source))
+                except ImageReadError as exc:
+                    self.fail(job.source, exc.reason)
+                    continue
+                except Exception as exc:  # e.g. MemoryError on a huge image: skip, go on
+                    self.fail(job.source, f"cannot read: {console.first_line(exc)}")
+                    continue
+                if not _put(self.decoded, item, self.stop):
+                    return
+        finally:  # whatever happens, the inference loop must learn that no more is coming
+            _put(self.decoded, _DONE, self.stop)
+
+    def upscale_all(self) -> None:
+        """The calling thread: upscale what the reader decoded, hand it to the writers."""
+        while True:
+            item = self.decoded.get()
+            if item is _DONE:
+                return
+            job, image = item
+            interrupts.check()
+            try:
+                output = _upscale_one(self.upscaler, image, self.options, job)
+            except MemoryError:
+                self.fail(job.source, "out of memory; try a smaller --tile")
+                continue
+            except Exception as exc:
+                self.fail(job.source, f"upscaling failed: {console.first_line(exc)}")
+                continue
+            _put(self.encoded, (job, output, image.shape[0] * image.shape[1]), None)
+
+    def write_all(self) -> None:
+        """A writer thread: encode and write atomically until the end marker."""
+        while True:
+            item = self.encoded.get()
+            if item is _DONE:
+                return
+            job, image, pixels_in = item
+            _warn_on_loss(image, format_of(job.target), self.warned, self.lock)
+            try:
+                write_image(job.target, image, quality=self.options.quality)
+            except ImageWriteError as exc:
+                self.fail(job.source, f"cannot write {exc.path}: {exc.reason}")
+                continue
+            except Exception as exc:  # a writer must never die silently with work queued
+                self.fail(job.source, f"cannot write {job.target}: {console.first_line(exc)}")
+                continue
+            self.report.add_done(str(job.source))
+            with self.lock:
+                self.stats.images += 1
+                self.stats.pixels_in += pixels_in
+                self.stats.pixels_out += image.shape[0] * image.shape[1]
+            self.tick()
 
 
 def _ignore_interrupts():

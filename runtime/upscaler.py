@@ -13,11 +13,11 @@ from uprez.runtime.memory import free_memory
 from uprez.runtime.metadata import ModelInfo
 from uprez.runtime.model import load_model
 from uprez.runtime.models import DefaultModelMissing, default_model_path, resolve_model
+from uprez.runtime.options import ALPHA_MODES
 from uprez.runtime.resize import resize_to_outscale
 from uprez.runtime.session import CPU, TENSORRT, ModelError
 from uprez.runtime.tiling import Assembler, plan_tiles
 
-ALPHA_MODES = ("model", "bicubic")
 CPU_TILES = (512, 384, 256, 192, 128, 96, 64)
 GPU_TILES = (1024, 768, 512, 384, 256, 192, 128, 64)
 MAX_DEFAULT_PAD = 32  # context beyond this costs more than the blend ramp it saves

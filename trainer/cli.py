@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from uprez.runtime.base import console
 from uprez.runtime.base.console import require_extra
 from uprez.runtime.base.report import EXIT_INTERRUPTED
 
+from .config import Amp
 from .presets import DEFAULT_PRESET, PRESETS
 
 EXAMPLES = """
@@ -55,7 +57,7 @@ Examples:
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Start the generator from these weights (uprez or BasicSR checkpoint).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
-@click.option("--amp", type=click.Choice(["none", "bf16", "fp16"]),
+@click.option("--amp", type=click.Choice(typing.get_args(Amp)),
               help="Mixed precision: bf16 (CPU/GPU) or fp16 (CUDA, with a GradScaler).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value (TOML syntax), e.g. --set psnr.steps=2000. Repeatable.")

@@ -12,6 +12,7 @@ from typing import Literal
 
 Schedule = Literal["cosine", "step", "constant"]
 PixelLoss = Literal["l1", "mse", "charbonnier"]
+Amp = Literal["none", "bf16", "fp16"]  # mixed precision; fp16 needs CUDA (uses a GradScaler)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class TrainConfig:
     phases: list[str] = field(default_factory=lambda: ["psnr"])  # run in this order
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
-    amp: Literal["none", "bf16", "fp16"] = "none"  # fp16 needs CUDA (uses a GradScaler)
+    amp: Amp = "none"
     compile: bool = False  # torch.compile the generator and discriminator
     ema_decay: float = 0.999  # 0 turns the EMA generator off
     grad_clip: float = 0.0  # max gradient norm; 0 = no clipping

@@ -1,0 +1,99 @@
+"""sr-run, first half: what will be done, decided before any model is loaded or file written.
+
+`plan_run` turns the inputs and options into a `RunPlan`: the image jobs, the video jobs (each
+with its target), how to load the model, and the settings, all checked (usage errors exit 2).
+The plan is plain data; `running.run_plan` carries it out on this machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from uprez.runtime.base import console
+from uprez.runtime.base.report import UsageProblem
+from uprez.runtime.discover import (
+    IMAGE,
+    MEDIA_SUFFIXES,
+    Job,
+    PlanError,
+    find_inputs,
+    is_video,
+    plan_jobs,
+)
+from uprez.runtime.pipeline import RunOptions
+from uprez.runtime.video_jobs import VideoOptions
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How to load the model, as given: the arguments of `open_upscaler` (each worker loads its
+    own)."""
+
+    path: Path | None = None  # a file or a shipped model's name; None: the default for `scale`
+    scale: int | None = None
+    device: str = "auto"
+    tile: int | str = "auto"  # as given: "auto" is resolved from the free memory at load time
+    tile_pad: int | None = None
+    batch: int = 4
+
+    def load(self):
+        """An Upscaler, or for the shipped auto default an AutoUpscaler (runtime/auto.py)."""
+        from uprez.runtime.auto import open_upscaler
+
+        return open_upscaler(self.path, scale=self.scale, device=self.device, tile=self.tile,
+                             tile_pad=self.tile_pad, batch=self.batch)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    images: list[Job]
+    videos: list[Job]  # video files, and folders of PNG frames (kind FRAMES)
+    model: ModelSettings
+    image_options: RunOptions = field(default_factory=RunOptions)
+    video_options: VideoOptions = field(default_factory=VideoOptions)
+
+
+def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: str = "auto",
+             suffix: str = "", frames_dir: Path | None = None, model: ModelSettings,
+             image_options: RunOptions, video_options: VideoOptions) -> RunPlan:
+    """The jobs for `specs` (files, folders, globs), checked; UsageProblem says what is wrong."""
+    if not specs:
+        raise UsageProblem("no input given: name image or video files, folders or globs "
+                           "(see sr-run -h)")
+    single = Path(specs[0]) if len(specs) == 1 and Path(specs[0]).is_file() else None
+    output_is_file = (single is not None and not output.is_dir()
+                      and output.suffix.lower() in MEDIA_SUFFIXES
+                      and not (frames_dir is not None and is_video(single)))
+    if (output_is_file and not is_video(output) and fmt != "auto"
+            and output.suffix.lower().lstrip(".") != fmt):
+        raise UsageProblem(f"--format {fmt} does not match the output file name {output}")
+    exclude = tuple(p for p in (None if output_is_file else output, frames_dir) if p is not None)
+    try:
+        found = find_inputs(specs, recursive=recursive, suffixes=MEDIA_SUFFIXES, exclude=exclude)
+        if not found:
+            raise PlanError(f"no image or video files found in: {', '.join(specs)}"
+                            + ("" if recursive else " (use --recursive for subfolders)"))
+        jobs = plan_jobs(found, output, fmt=fmt, suffix=suffix, output_is_file=output_is_file,
+                         frames_dir=frames_dir)
+    except PlanError as exc:
+        raise UsageProblem(str(exc)) from None
+    videos = [job for job in jobs if job.kind != IMAGE]
+    _check_video_options(videos, video_options, frames_dir)
+    return RunPlan(images=[job for job in jobs if job.kind == IMAGE], videos=videos,
+                   model=model, image_options=image_options, video_options=video_options)
+
+
+def _check_video_options(videos: list[Job], options: VideoOptions,
+                         frames_dir: Path | None) -> None:
+    """The encoder choices against ffmpeg and the output containers, before any work."""
+    from uprez.runtime.video.errors import VideoError
+    from uprez.runtime.video_jobs import check_encoder_choices
+
+    given = options.encoding.given()
+    if frames_dir is not None and videos and given:
+        console.warn(f"{', '.join(given)} only shape video files; --frames-dir writes PNG frames")
+    try:
+        check_encoder_choices(videos, options)
+    except VideoError as exc:
+        raise UsageProblem(str(exc)) from None

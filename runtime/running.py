@@ -1,0 +1,74 @@
+"""sr-run, second half: carry out a `RunPlan` here. Load the model, upscale the images, then the
+videos one by one, and report: one summary line, each failure named, the exit code."""
+
+from __future__ import annotations
+
+import click
+
+from uprez.runtime.base import console, interrupts
+from uprez.runtime.base.report import EXIT_INTERRUPTED, BatchReport, UsageProblem
+from uprez.runtime.pipeline import run_jobs
+from uprez.runtime.planning import RunPlan
+from uprez.runtime.session import DeviceError, ModelError
+
+
+def run_plan(plan: RunPlan) -> int:
+    """Do everything the plan says; the exit code (0, 1 some failed, 130 interrupted).
+    A model that cannot be loaded is a UsageProblem, a device that cannot run it a
+    ClickException."""
+    upscaler = _load_upscaler(plan)
+    report = BatchReport()
+    stats = video_stats = None
+    try:
+        with interrupts.recorded():
+            if plan.images:
+                stats = run_jobs(plan.images, upscaler, plan.image_options, report)
+            if plan.videos:
+                video_stats = _run_videos(plan, upscaler, report)
+            interrupts.check()
+    except KeyboardInterrupt:
+        again = " with --resume" if plan.video_options.resume else \
+            " (add --resume to keep a video's finished part)"
+        console.error(f"interrupted: {report.summary()}; run the same command again{again} to "
+                      "go on (finished files are skipped)")
+        return EXIT_INTERRUPTED
+    parts = []
+    if stats is not None and stats.images:
+        parts.append(stats.summary(upscaler.provider))
+        if hasattr(upscaler, "usage"):  # the default model picked per image
+            parts.append(upscaler.usage())
+    if video_stats is not None and video_stats.videos:
+        parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.provider}"))
+    console.result("; ".join(parts or ["nothing upscaled"]) + f"; {report.summary()}")
+    for path, reason in report.failed:
+        console.error(f"failed: {path}: {reason}")
+    return report.exit_code
+
+
+def _load_upscaler(plan: RunPlan):
+    try:
+        upscaler = plan.model.load()
+    except ModelError as exc:
+        raise UsageProblem(str(exc)) from None
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if upscaler.fallback_reason:
+        console.info(f"running on CPU: GPU unavailable ({upscaler.fallback_reason})")
+    counts = [_count(len(plan.images), "image"), _count(len(plan.videos), "video")]
+    console.info(f"{' and '.join(c for c in counts if c)} with {upscaler.describe()}")
+    return upscaler
+
+
+def _run_videos(plan: RunPlan, upscaler, report: BatchReport):
+    from uprez.runtime.video_jobs import frames_fingerprint, run_video_jobs
+
+    options = plan.video_options
+    # the default's pick for compressed video (a per-codec pick: TODO with jobs)
+    video_upscaler = getattr(upscaler, "real", upscaler)
+    fingerprint = frames_fingerprint(video_upscaler, tile=plan.model.tile,
+                                     outscale=options.outscale, deinterlace=options.deinterlace)
+    return run_video_jobs(plan.videos, video_upscaler, options, report, frames_from=fingerprint)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}" if number else ""
