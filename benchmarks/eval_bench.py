@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from uprez.runtime.metrics import psnr_rgb, psnr_y, ssim_y
+from uprez.runtime.evaluation.metrics import psnr_rgb, psnr_y, ssim_y
 from uprez.runtime.resize import imresize
 
 

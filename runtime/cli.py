@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from uprez.runtime.base import console
-from uprez.runtime.options import ALPHA_MODES, OUTPUT_FORMATS, VIDEO_CODECS, DeviceType, TileType
+from uprez.runtime.options import ALPHA_MODES, OUTPUT_FORMATS, DeviceType, TileType
+from uprez.runtime.video.codecs import CODECS
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,7 +57,7 @@ from uprez.runtime.options import ALPHA_MODES, OUTPUT_FORMATS, VIDEO_CODECS, Dev
               help="How transparency is upscaled: with the model, or bicubic.")
 @click.option("--overwrite", is_flag=True,
               help="Redo outputs that already exist (default: skip them, so re-runs resume).")
-@click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
+@click.option("--codec", type=click.Choice(list(CODECS)), default=None,
               help="Video codec, as this ffmpeg allows [default: h264; vp9 for .webm]; "
                    ".avi takes h264/h265 without B-frames, or vp9.")
 @click.option("--crf", type=click.IntRange(0, 63),

@@ -1,19 +1,17 @@
 """The option vocabulary of sr-run and sr-eval, stated once: the choices, and the click types of
-`--tile` and `--device`. The library objects check their arguments against the same tuples.
+`--tile` and `--device`. The library objects check their arguments against the same tuples
+(the --codec choices are the keys of video.codecs.CODECS).
 
-Light on purpose (click and the standard library; the video codecs module is too), so that
-`sr-run --help` loads neither numpy, OpenCV nor onnxruntime.
+A leaf module, light on purpose (click and the standard library), so that the Upscaler can use
+it and `sr-run --help` loads neither numpy, OpenCV nor onnxruntime.
 """
 
 from __future__ import annotations
 
 import click
 
-from uprez.runtime.video.codecs import CODECS
-
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")  # --format; auto keeps each input's format
 ALPHA_MODES = ("model", "bicubic")  # --alpha: how transparency is upscaled
-VIDEO_CODECS = tuple(CODECS)  # --codec
 
 
 class TileType(click.ParamType):

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from uprez.runtime.base.imageio import ImageReadError, list_images
-from uprez.runtime.evaluation import score
+from uprez.runtime.evaluation.protocol import score
 from uprez.runtime.resize import imresize, mod_crop
 
 from .images import Rejected, read_rgb, write_rgb

@@ -25,21 +25,21 @@ from tests.runtime.reference_impl import (
     reference_matlab_uint8_resize,
     reference_y_from_bgr_uint8,
 )
-from uprez.runtime.eval_batch import (
+from uprez.runtime.evaluation.batch import (
     EvalItem,
     evaluate_items,
     items_from_hr_folder,
     items_from_pairs,
 )
-from uprez.runtime.eval_cli import main
-from uprez.runtime.eval_report import EvalReport, format_markdown, format_text, to_json
-from uprez.runtime.evaluation import (
+from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.protocol import (
     ModelOutputError,
     Scores,
     evaluate_image,
     make_lr,
     match_pair,
 )
+from uprez.runtime.evaluation.report import EvalReport, format_markdown, format_text, to_json
 from uprez.runtime.resize import imresize
 
 
@@ -196,7 +196,7 @@ def test_premade_pairs_match_by_name_including_div2k_suffixes(tmp_path):
 
 
 def sample_report() -> EvalReport:
-    from uprez.runtime.evaluation import ImageScores
+    from uprez.runtime.evaluation.protocol import ImageScores
 
     images = (
         ImageScores("a.png", 24, 28, Scores(30.0, 0.9, 29.0), Scores(28.0, 0.8, 27.5)),
@@ -218,7 +218,7 @@ def test_reports_carry_rows_means_and_failures():
 
 
 def test_json_writes_infinite_psnr_as_null():
-    from uprez.runtime.evaluation import ImageScores
+    from uprez.runtime.evaluation.protocol import ImageScores
 
     same = Scores(math.inf, 1.0, math.inf)
     report = EvalReport("m", 2, (ImageScores("a.png", 8, 8, same, same),))

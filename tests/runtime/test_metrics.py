@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.runtime.reference_impl import loop_ssim
-from uprez.runtime.metrics import (
+from uprez.runtime.evaluation.metrics import (
     bgr_to_y,
     psnr,
     psnr_rgb,

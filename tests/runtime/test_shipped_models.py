@@ -6,7 +6,7 @@ import pytest
 
 from uprez.runtime import metadata
 from uprez.runtime.base.imageio import read_image
-from uprez.runtime.evaluation import evaluate_image
+from uprez.runtime.evaluation.protocol import evaluate_image
 from uprez.runtime.models import DEFAULT_MODELS, default_model_path
 from uprez.runtime.upscaler import Upscaler
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime.metrics import psnr_rgb, psnr_y, ssim_y
+from uprez.runtime.evaluation.metrics import psnr_rgb, psnr_y, ssim_y
 from uprez.runtime.resize import imresize, mod_crop
 
 UpscaleFn = Callable[[np.ndarray], np.ndarray]

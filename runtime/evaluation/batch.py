@@ -16,7 +16,12 @@ from uprez.runtime.base import console
 from uprez.runtime.base.imageio import list_images, write_image
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.degradations import Degradation, image_rng
-from uprez.runtime.evaluation import ImageScores, ModelOutputError, UpscaleFn, evaluate_image
+from uprez.runtime.evaluation.protocol import (
+    ImageScores,
+    ModelOutputError,
+    UpscaleFn,
+    evaluate_image,
+)
 
 ReadFn = Callable[[Path], np.ndarray]
 

@@ -70,7 +70,7 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
     from uprez.runtime.base import console
     from uprez.runtime.base.report import BatchReport
     from uprez.runtime.degradations import Degradation
-    from uprez.runtime.eval_batch import items_from_hr_folder, items_from_pairs
+    from uprez.runtime.evaluation.batch import items_from_hr_folder, items_from_pairs
 
     console.set_quiet(quiet)
     if as_json and as_markdown:
@@ -140,8 +140,9 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
                         as_markdown: bool) -> int:
     from uprez.runtime.base import console
     from uprez.runtime.base.imageio import read_image
-    from uprez.runtime.eval_batch import evaluate_conditions
-    from uprez.runtime.eval_report import (
+    from uprez.runtime.evaluation.batch import evaluate_conditions
+    from uprez.runtime.evaluation.protocol import ModelOutputError
+    from uprez.runtime.evaluation.report import (
         EvalReport,
         conditions_to_json,
         format_markdown,
@@ -150,7 +151,6 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
         format_text,
         to_json,
     )
-    from uprez.runtime.evaluation import ModelOutputError
 
     try:
         results, report = evaluate_conditions(items, upscaler.upscale, read_image, scale=scale,

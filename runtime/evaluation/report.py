@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from uprez.runtime.evaluation import ImageScores, Scores, finite_or_none
+from uprez.runtime.evaluation.protocol import ImageScores, Scores, finite_or_none
 
 PROTOCOL = ("MATLAB bicubic (antialiased) LR from mod-cropped HR; Y = BT.601 as MATLAB rgb2ycbcr; "
             "border = scale; SSIM 11x11 Gaussian (sigma 1.5), K1 0.01, K2 0.03; peak 255")
