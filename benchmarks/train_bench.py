@@ -69,7 +69,8 @@ def samples_per_second(model_name: str, device: torch.device, amp: str, batch: i
 
 
 @click.command()
-@click.option("--archs", default=",".join(MODELS), show_default=True, help="Comma-separated models.")
+@click.option("--archs", default=",".join(MODELS), show_default=True,
+              help="Comma-separated models.")
 @click.option("--batch", default=4, show_default=True, help="Batch size (LR patches).")
 @click.option("--patch", "lr_patch", default=32, show_default=True, help="LR patch side (HR = 4x).")
 @click.option("--seconds", default=4.0, show_default=True, help="Timed seconds per cell.")
@@ -90,8 +91,9 @@ def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | N
         return
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     native_bf16 = _cpu_has_bf16()
-    print(f"training throughput, x4, batch {batch}, LR patch {lr_patch} px, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads, native CPU bf16: {'yes' if native_bf16 else 'no'}")
+    print(f"training throughput, x4, batch {batch}, LR patch {lr_patch} px, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
+          f"native CPU bf16: {'yes' if native_bf16 else 'no'}")
     for device in devices:
         modes = ["fp32", "bf16"] + (["fp16"] if device.type == "cuda" else [])
         name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
@@ -111,7 +113,8 @@ def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | N
                 rate = samples_per_second(model_name, device, "none" if mode == "fp32" else mode,
                                           batch, lr_patch, seconds)
                 cells.append(f"{rate:7.1f}")
-            print(f"| {model_name:<14} | {params / 1e6:6.2f}M | " + " | ".join(cells) + " |", flush=True)
+            print(f"| {model_name:<14} | {params / 1e6:6.2f}M | " + " | ".join(cells) + " |",
+                  flush=True)
     if data:
         data_pipeline_table(data, seconds)
 
@@ -137,8 +140,8 @@ def data_pipeline_table(data: str, seconds: float) -> None:
             dataset[count]
             count += 1
         loader_rate = count / (time.perf_counter() - started)
-        print(f"| {label:<21} | {loader_rate:28.1f} | {training_steps_per_second(config, dataset, seconds):16.2f} |",
-              flush=True)
+        steps_rate = training_steps_per_second(config, dataset, seconds)
+        print(f"| {label:<21} | {loader_rate:28.1f} | {steps_rate:16.2f} |", flush=True)
 
 
 def training_steps_per_second(config, dataset, seconds: float) -> float:

@@ -30,7 +30,8 @@ from uprez.runtime.video.codecs import CODECS
                    "the name of a shipped model (see --list-models). Default: the shipped "
                    "default for --scale.")
 @click.option("-s", "--scale", type=click.Choice(["2", "4"]), default=None,
-              help="Pick the default model by scale (4 if not given). With --model, only checks it.")
+              help="Pick the default model by scale (4 if not given). With --model, only checks "
+                   "it.")
 @click.option("--outscale", type=click.FloatRange(min=0, min_open=True),
               help="Final scale, e.g. 2.5: the model's output (images and video frames) is "
                    "resized to input size x this.")

@@ -134,8 +134,8 @@ def _best_step(values: np.ndarray) -> tuple[float, int]:
     usable = counts >= _MIN_COEFFICIENTS
     if not usable.any():
         return 0.0, 0
-    means = np.where(usable, tail_sums[np.arange(_STEPS.size), np.minimum(first, magnitudes.size - 1)]
-                     / np.maximum(counts, 1), -1.0)
+    tails = tail_sums[np.arange(_STEPS.size), np.minimum(first, magnitudes.size - 1)]
+    means = np.where(usable, tails / np.maximum(counts, 1), -1.0)
     # values on multiples of the true step sit on multiples of its divisors too, so those fit
     # as well; multiples of it do not (odd multiples fall half-way): the largest of the best
     best = float(means.max())

@@ -174,8 +174,8 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
                 if frames_dir is not None:
                     jobs.append(Job(item.source, frames_dir / item.relative.parent / stem, FRAMES))
                 else:
-                    target = output / item.relative.parent / (stem + video_output_suffix(item.source))
-                    jobs.append(Job(item.source, target, VIDEO))
+                    name = stem + video_output_suffix(item.source)
+                    jobs.append(Job(item.source, output / item.relative.parent / name, VIDEO))
                 continue
             ext = item.source.suffix if fmt == "auto" else "." + fmt
             if fmt == "auto" and ext.lower() not in IMAGE_SUFFIXES:

@@ -49,7 +49,8 @@ def load_model(path: str | os.PathLike, device: str = "auto") -> LoadedModel:
     if dtype is None:
         raise ModelError(f"{path} takes {inputs[0].type} input; uprez runs float models")
     fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-    fixed_size = (shape[2], shape[3]) if all(isinstance(d, int) and d > 0 for d in shape[2:]) else None
+    static_hw = all(isinstance(d, int) and d > 0 for d in shape[2:])
+    fixed_size = (shape[2], shape[3]) if static_hw else None
     probed = _probe_scale(session, inputs[0].name, dtype, info, fixed_size, fixed_batch, path)
     if info.scale is not None and info.scale != probed:
         raise ModelError(f"{path}: metadata says x{info.scale} but the model outputs x{probed}")

@@ -153,8 +153,10 @@ def mod_crop(image: np.ndarray, scale: int) -> np.ndarray:
     return image[:height, :width]
 
 
-def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int], outscale: float) -> np.ndarray:
-    """Resize a model output to source size x outscale (area when shrinking, Lanczos when growing)."""
+def resize_to_outscale(image: np.ndarray, source_hw: tuple[int, int],
+                       outscale: float) -> np.ndarray:
+    """Resize a model output to source size x outscale (area when shrinking, Lanczos when
+    growing): `--outscale` for images and video frames."""
     import cv2
 
     if outscale <= 0:

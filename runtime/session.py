@@ -46,7 +46,7 @@ class LoadedSession:
 
 
 def parse_device(device: str) -> tuple[str, int]:
-    """'cuda:1' -> ('cuda', 1); raises ValueError for anything else than auto|cpu|cuda[:N]|tensorrt."""
+    """'cuda:1' -> ('cuda', 1); ValueError for anything but auto|cpu|cuda[:N]|tensorrt."""
     device = device.strip().lower()
     if not DEVICE_PATTERN.match(device):
         raise ValueError(f"device must be auto, cpu, cuda, cuda:N or tensorrt, not {device!r}")

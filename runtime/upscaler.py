@@ -180,7 +180,8 @@ class Upscaler:
         m = self.info.size_multiple
         need_h, need_w = -(-frame.shape[0] // m) * m, -(-frame.shape[1] // m) * m
         if self._model.fixed_size:
-            need_h, need_w = max(need_h, self._model.fixed_size[0]), max(need_w, self._model.fixed_size[1])
+            fixed_h, fixed_w = self._model.fixed_size
+            need_h, need_w = max(need_h, fixed_h), max(need_w, fixed_w)
         if (need_h, need_w) == frame.shape[:2]:
             return frame
         extra = ((0, need_h - frame.shape[0]), (0, need_w - frame.shape[1]), (0, 0))

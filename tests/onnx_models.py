@@ -36,7 +36,8 @@ def make_sr_model(
     current, width = "input", channels
     for i in range(convs):
         out_ch = channels * scale * scale if i == convs - 1 else hidden
-        weight = rng.normal(0.0, gain / np.sqrt(width * 9), (out_ch, width, 3, 3)).astype(np.float32)
+        weight = rng.normal(0.0, gain / np.sqrt(width * 9), (out_ch, width, 3, 3))
+        weight = weight.astype(np.float32)
         bias = rng.normal(0.0, 0.01, (out_ch,)).astype(np.float32)
         inits += [numpy_helper.from_array(weight, f"w{i}"), numpy_helper.from_array(bias, f"b{i}")]
         nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"conv{i}"],

@@ -37,7 +37,7 @@ from torch import nn
 from uprez.runtime.base import atomic
 from uprez.runtime.base.weights import CheckpointError
 
-from .config import Config
+from .config import PHASES, Config
 from .config_io import to_dict
 from .schedule import Clock
 
@@ -46,8 +46,7 @@ if TYPE_CHECKING:
 
 FORMAT = "uprez-checkpoint"
 FORMAT_VERSION = 1
-PHASE_ORDER = ("psnr", "gan")
-_NAME = re.compile(r"^(psnr|gan)_(\d{8})\.pth$")
+_NAME = re.compile(rf"^({'|'.join(PHASES)})_(\d{{8}})\.pth$")
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -176,7 +175,7 @@ def training_checkpoints(run_dir: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [(m, p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
-    found.sort(key=lambda mp: (PHASE_ORDER.index(mp[0].group(1)), int(mp[0].group(2))))
+    found.sort(key=lambda mp: (PHASES.index(mp[0].group(1)), int(mp[0].group(2))))
     return [p for _, p in found]
 
 
@@ -197,8 +196,9 @@ def rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(numpy_state[1].astype(np.int64)), "pos": int(numpy_state[2]),
-                  "has_gauss": int(numpy_state[3]), "cached_gaussian": float(numpy_state[4])},
+        "numpy": {"keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
+                  "pos": int(numpy_state[2]), "has_gauss": int(numpy_state[3]),
+                  "cached_gaussian": float(numpy_state[4])},
         "python": [python_state[0], list(python_state[1]), python_state[2]],
     }
 

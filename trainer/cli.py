@@ -16,6 +16,7 @@ from uprez.runtime.base.report import EXIT_INTERRUPTED
 from .config import Amp
 from .presets import DEFAULT_PRESET, PRESETS
 
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 EXAMPLES = """
 \b
 Examples:
@@ -36,7 +37,7 @@ Examples:
                epilog=EXAMPLES)
 @click.option("--preset", type=click.Choice(list(PRESETS)),
               help=f"Named config to start from (default {DEFAULT_PRESET}).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--config", "config_file", type=_FILE,
               help="TOML config file; over --preset if given, else over the built-in defaults.")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of HR training images; LR made on the fly (MATLAB bicubic).")
@@ -52,19 +53,21 @@ Examples:
               help="Continue the run in --output from its latest checkpoint.")
 @click.option("--max-minutes", type=click.FloatRange(min=0),
               help="Stop cleanly after this many minutes (the LR schedule ends on time).")
-@click.option("--vgg-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="torchvision vgg19 state dict for the perceptual loss (default: torch hub cache).")
-@click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--vgg-weights", type=_FILE,
+              help="torchvision vgg19 state dict for the perceptual loss (default: torch hub "
+                   "cache).")
+@click.option("--init", "init_weights", type=_FILE,
               help="Start the generator from these weights (uprez or BasicSR checkpoint).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--amp", type=click.Choice(typing.get_args(Amp)),
               help="Mixed precision: bf16 (CPU/GPU) or fp16 (CUDA, with a GradScaler).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-              help="Override one config value (TOML syntax), e.g. --set psnr.steps=2000. Repeatable.")
+              help="Override one config value (TOML syntax), e.g. --set psnr.steps=2000. "
+                   "Repeatable.")
 @click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
-def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_minutes, vgg_weights,
-        init_weights, device, amp, overrides, print_config, quiet) -> None:
+def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_minutes,
+        vgg_weights, init_weights, device, amp, overrides, print_config, quiet) -> None:
     """Train a super-resolution generator (SRResNet, RRDBNet, compact) on a folder of images.
 
     A run is one or two phases (train.phases): "psnr" trains on the pixel loss; "gan" adds the
@@ -91,7 +94,8 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
             raise click.UsageError("use either --data or --lr/--hr, not both")
         if bool(lr_dir) != bool(hr_dir):
             raise click.UsageError("--lr and --hr go together")
-        settings = [f"{key}={config_io.toml_value(str(value) if isinstance(value, Path) else value)}" for key, value in cli_values.items() if value is not None]
+        settings = [f"{key}={config_io.toml_value(str(v) if isinstance(v, Path) else v)}"
+                    for key, v in cli_values.items() if v is not None]
         config = config_io.apply_overrides(config, settings + list(overrides))
         config_io.validate(config)
     except config_io.ConfigError as exc:
@@ -132,7 +136,8 @@ def _resolve_config(preset: str | None, config_file: Path | None, output: Path, 
 
     if resume:
         if preset or config_file:
-            raise click.UsageError("--resume uses the run's saved config.toml; change values with --set")
+            raise click.UsageError("--resume uses the run's saved config.toml; change values "
+                                   "with --set")
         saved = output / "config.toml"
         if not saved.is_file():
             raise click.UsageError(f"--resume: {saved} does not exist (is {output} a run folder?)")

@@ -13,6 +13,7 @@ from typing import Literal
 Schedule = Literal["cosine", "step", "constant"]
 PixelLoss = Literal["l1", "mse", "charbonnier"]
 Amp = Literal["none", "bf16", "fp16"]  # mixed precision; fp16 needs CUDA (uses a GradScaler)
+PHASES = ("psnr", "gan")  # the phases a run may have, in the order it trains them
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .config import Config
+from .config import PHASES, Config
 from .typecheck import ConfigError, check_type, field_types, unknown
 
 try:
@@ -121,7 +121,7 @@ def validate(config: Config) -> None:
     if "scale" in model.hparams:
         raise ConfigError("set the scale with model.scale, not model.hparams.scale")
     spec.make_params({**model.hparams, "scale": model.scale}, prefix="model.hparams.")
-    if not train.phases or any(p not in ("psnr", "gan") for p in train.phases) \
+    if not train.phases or any(p not in PHASES for p in train.phases) \
             or len(set(train.phases)) != len(train.phases):
         raise ConfigError(f"train.phases must be [\"psnr\"], [\"gan\"] or [\"psnr\", \"gan\"], "
                           f"not {train.phases}")
@@ -163,9 +163,11 @@ def validate(config: Config) -> None:
 
         unknown_layers = [name for name in gan.perceptual_layers if name not in layer_names()]
         if unknown_layers:
-            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) {', '.join(unknown_layers)}; "
-                              f"names are conv1_1 .. conv5_4 (before ReLU) or relu1_1 .. relu5_4")
-        bad = {k: v for k, v in gan.perceptual_layers.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) "
+                              f"{', '.join(unknown_layers)}; names are conv1_1 .. conv5_4 "
+                              "(before ReLU) or relu1_1 .. relu5_4")
+        bad = {k: v for k, v in gan.perceptual_layers.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float))}
         if bad:
             raise ConfigError(f"gan.perceptual_layers weights must be numbers, not {bad}")
 
@@ -177,7 +179,8 @@ def to_dict(config: Config) -> dict:
 def toml_value(value: object) -> str:
     """A TOML literal for a config value (JSON-quoted strings, so any character survives)."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        entries = (f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(entries) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, bool):

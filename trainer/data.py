@@ -58,7 +58,9 @@ class PatchDataset(Dataset):
 
         def lr_big_enough(image: np.ndarray) -> str | None:
             h, w = image.shape[:2]
-            return None if min(h, w) >= lr_patch else f"{w}x{h} is smaller than the {lr_patch} px LR patch"
+            if min(h, w) < lr_patch:
+                return f"{w}x{h} is smaller than the {lr_patch} px LR patch"
+            return None
 
         hr_paths = list_images(spec.hr_dir)
         if not spec.lr_dir:
@@ -68,11 +70,13 @@ class PatchDataset(Dataset):
             self.pairs = [(i, -1) for i in range(len(self.hr))]
             return
         lr_by_name = {p.name: p for p in list_images(spec.lr_dir)}
-        missing = [Rejected(p, f"no {p.name} in {spec.lr_dir}") for p in hr_paths if p.name not in lr_by_name]
+        missing = [Rejected(p, f"no {p.name} in {spec.lr_dir}") for p in hr_paths
+                   if p.name not in lr_by_name]
         hr_paths = [p for p in hr_paths if p.name in lr_by_name]
         half = spec.cache_bytes * spec.scale**2 // (spec.scale**2 + 1)
         self.hr = ImageStore(hr_paths, half, big_enough)
-        self.lr = ImageStore([lr_by_name[p.name] for p in self.hr.paths], spec.cache_bytes - half, lr_big_enough)
+        self.lr = ImageStore([lr_by_name[p.name] for p in self.hr.paths],
+                             spec.cache_bytes - half, lr_big_enough)
         self.rejected = missing + self.hr.rejected + self.lr.rejected
         lr_index = {p.name: i for i, p in enumerate(self.lr.paths)}
         self.pairs = []
@@ -82,7 +86,8 @@ class PatchDataset(Dataset):
             j = lr_index[path.name]
             (h, w), (lh, lw) = self.hr.shapes[i], self.lr.shapes[j]
             if (h // spec.scale, w // spec.scale) != (lh, lw):  # HR may be un-mod-cropped
-                self.rejected.append(Rejected(path, f"{w}x{h} is not {spec.scale}x its LR {lw}x{lh}"))
+                reason = f"{w}x{h} is not {spec.scale}x its LR {lw}x{lh}"
+                self.rejected.append(Rejected(path, reason))
                 continue
             self.pairs.append((i, j))
 
@@ -159,7 +164,8 @@ class StepSampler(Sampler[int]):
     """Global sample indices of steps [start, end) for one process of `world` processes."""
 
     def __init__(self, start: int, end: int, batch_size: int, rank: int = 0, world: int = 1):
-        self.start, self.end, self.batch_size, self.rank, self.world = start, end, batch_size, rank, world
+        self.start, self.end, self.batch_size = start, end, batch_size
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
         return max(0, self.end - self.start) * self.batch_size
@@ -183,7 +189,8 @@ def _worker_init(_: int) -> None:
 
 
 def make_loader(dataset: PatchDataset, *, start: int, end: int, batch_size: int,
-                num_workers: int, rank: int = 0, world: int = 1, pin_memory: bool = False) -> DataLoader:
+                num_workers: int, rank: int = 0, world: int = 1,
+                pin_memory: bool = False) -> DataLoader:
     workers = auto_workers() if num_workers < 0 else num_workers
     return DataLoader(
         dataset, batch_size=batch_size, sampler=StepSampler(start, end, batch_size, rank, world),

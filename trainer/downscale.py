@@ -36,16 +36,19 @@ def downscale_file(source: Path, target: Path, scale: int) -> None:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--input", "-i", "input_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of HR images.")
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of HR images.")
 @click.option("--output", "-o", "output_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder for the LR PNGs (created).")
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the LR PNGs (created).")
 @click.option("--scale", "-s", type=click.IntRange(2, 8), default=4, show_default=True,
               help="Downscale factor.")
 @click.option("--overwrite", is_flag=True, help="Redo files that already exist in --output.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=min(4, os.cpu_count() or 1),
               show_default=True, help="Images processed in parallel.")
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and the summary.")
-def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: int, quiet: bool) -> None:
+def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: int,
+         quiet: bool) -> None:
     """Write MATLAB-bicubic LR images for a folder of HR images.
 
     Each HR image is cropped at the bottom/right to a multiple of --scale and downscaled with
@@ -94,7 +97,8 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
         console.error(f"{source}: {reason}")
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for _ in console.progress(pool.map(work, todo), total=len(todo), desc=f"x{scale}", unit="img"):
+        done = pool.map(work, todo)
+        for _ in console.progress(done, total=len(todo), desc=f"x{scale}", unit="img"):
             pass
     console.result(f"{output_dir}: {report.summary()}")
     sys.exit(report.exit_code)

@@ -10,6 +10,12 @@ import numpy as np
 _COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
             (140, 86, 75)]  # RGB
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_GREY = (60, 60, 60)
+
+
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], size: float,
+          colour: tuple[int, int, int]) -> None:
+    cv2.putText(image, text, origin, _FONT, size, colour, 1, cv2.LINE_AA)
 
 
 def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -26,16 +32,19 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], *, title: str
                log_y: bool = False, references: dict[str, float] | None = None,
                size=(900, 320)) -> np.ndarray:
     """An RGB uint8 image of named (steps, values) series, plus dashed horizontal references."""
-    references = {k: v for k, v in (references or {}).items() if math.isfinite(v) and (v > 0 or not log_y)}
+    def plottable(v: float) -> bool:
+        return math.isfinite(v) and (v > 0 or not log_y)
+
+    references = {k: v for k, v in (references or {}).items() if plottable(v)}
     width, height = size
     image = np.full((height, width, 3), 255, np.uint8)
     left, right, top, bottom = 70, 20, 30, 40
-    cv2.putText(image, title, (left, 20), _FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    points = {name: [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y) and (y > 0 or not log_y)]
+    _text(image, title, (left, 20), 0.55, (0, 0, 0))
+    points = {name: [(x, y) for x, y in zip(xs, ys, strict=True) if plottable(y)]
               for name, (xs, ys) in series.items()}
     points = {name: p for name, p in points.items() if p}
     if not points:
-        cv2.putText(image, "no data yet", (left, height // 2), _FONT, 0.5, (120, 120, 120), 1, cv2.LINE_AA)
+        _text(image, "no data yet", (left, height // 2), 0.5, (120, 120, 120))
         return image
 
     def fy(v: float) -> float:
@@ -58,23 +67,22 @@ def line_chart(series: dict[str, tuple[list[float], list[float]]], *, title: str
         py = to_px(x_lo, 10**tick if log_y else tick)[1]
         cv2.line(image, (left, py), (width - right, py), (225, 225, 225), 1)
         label = f"{10**tick:.3g}" if log_y else f"{tick:.4g}"
-        cv2.putText(image, label, (4, py + 4), _FONT, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        _text(image, label, (4, py + 4), 0.4, _GREY)
     for tick in _ticks(x_lo, x_hi):
         px = to_px(tick, 10**y_lo if log_y else y_lo)[0]
-        cv2.putText(image, f"{tick:g}", (px - 12, height - bottom + 16), _FONT, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
-    cv2.putText(image, "step", (width - right - 40, height - 6), _FONT, 0.4, (60, 60, 60), 1, cv2.LINE_AA)
+        _text(image, f"{tick:g}", (px - 12, height - bottom + 16), 0.4, _GREY)
+    _text(image, "step", (width - right - 40, height - 6), 0.4, _GREY)
     for i, (name, pts) in enumerate(points.items()):
         colour = _COLOURS[i % len(_COLOURS)]
         pixels = np.array([to_px(x, y) for x, y in pts], np.int32)
         cv2.polylines(image, [pixels], False, colour, 2, cv2.LINE_AA)
         if len(pixels) == 1:
             cv2.circle(image, tuple(int(v) for v in pixels[0]), 3, colour, -1)
-        cv2.putText(image, name, (left + 10 + 170 * i, top + 18), _FONT, 0.45, colour, 1, cv2.LINE_AA)
+        _text(image, name, (left + 10 + 170 * i, top + 18), 0.45, colour)
     for j, (name, value) in enumerate(references.items()):
         colour = _COLOURS[(len(points) + j) % len(_COLOURS)]
         py = to_px(x_lo, value)[1]
         for px in range(left, width - right, 16):
             cv2.line(image, (px, py), (min(px + 8, width - right), py), colour, 1, cv2.LINE_AA)
-        cv2.putText(image, name, (left + 10 + 170 * (len(points) + j), top + 18), _FONT, 0.45,
-                    colour, 1, cv2.LINE_AA)
+        _text(image, name, (left + 10 + 170 * (len(points) + j), top + 18), 0.45, colour)
     return image

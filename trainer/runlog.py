@@ -15,6 +15,7 @@ import numpy as np
 
 from uprez.runtime.base import atomic
 
+from .config import PHASES
 from .images import write_rgb
 from .plot import line_chart
 
@@ -65,7 +66,8 @@ class RunLog:
             train = [r for r in self.records if r["kind"] == "train" and r["phase"] == phase]
             val = [r for r in self.records if r["kind"] == "val" and r["phase"] == phase]
             names = [k for k in (train[-1] if train else {}) if k.startswith("loss")]
-            losses = {n: ([r["step"] for r in train], [r.get(n, float("nan")) for r in train]) for n in names}
+            steps = [r["step"] for r in train]
+            losses = {n: (steps, [r.get(n, float("nan")) for r in train]) for n in names}
             panels.append(line_chart(losses, title=f"{phase}: training loss", log_y=True))
             if val:
                 psnr = {"PSNR-Y (dB)": ([r["step"] for r in val], [r["psnr_y"] for r in val])}
@@ -76,10 +78,8 @@ class RunLog:
 
 
 def _after(record: dict, resume_at: tuple[str, int]) -> bool:
-    order = ("psnr", "gan")
     phase, step = resume_at
-    key = (order.index(record["phase"]), record["step"])
-    return key > (order.index(phase), step)
+    return (PHASES.index(record["phase"]), record["step"]) > (PHASES.index(phase), step)
 
 
 def _val_row(record: dict) -> list:

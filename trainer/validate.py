@@ -24,7 +24,8 @@ class ValImage:
     bicubic: np.ndarray  # MATLAB-bicubic upscale of lr: the baseline
 
 
-def load_val_images(folder: str, scale: int, center_crop: int = 0) -> tuple[list[ValImage], list[Rejected]]:
+def load_val_images(folder: str, scale: int,
+                    center_crop: int = 0) -> tuple[list[ValImage], list[Rejected]]:
     images, rejected = [], []
     for path in list_images(folder):
         try:
@@ -38,7 +39,8 @@ def load_val_images(folder: str, scale: int, center_crop: int = 0) -> tuple[list
             hr = hr[y:y + size, x:x + size]
         hr = np.ascontiguousarray(mod_crop(hr, scale))
         if min(hr.shape[:2]) < 2 * scale + 16:  # room for the border crop and the SSIM window
-            rejected.append(Rejected(path, f"{hr.shape[1]}x{hr.shape[0]} is too small to validate at x{scale}"))
+            reason = f"{hr.shape[1]}x{hr.shape[0]} is too small to validate at x{scale}"
+            rejected.append(Rejected(path, reason))
             continue
         lr = imresize(hr, 1 / scale)
         images.append(ValImage(Path(path).stem, hr, lr, imresize(lr, scale)))
@@ -79,5 +81,6 @@ def validate(model: nn.Module, images: list[ValImage], scale: int, device: torch
                 write_rgb(samples_dir / f"{tag}_{image.name}.png", strip)
     finally:
         model.train(was_training)
-    means = {k: float(np.mean([s[k] for s in per_image.values()])) for k in ("psnr_y", "ssim_y", "psnr_rgb")}
+    means = {k: float(np.mean([s[k] for s in per_image.values()]))
+             for k in ("psnr_y", "ssim_y", "psnr_rgb")}
     return {**means, "images": per_image}

@@ -1,4 +1,5 @@
-"""VGG19 features for the perceptual loss, defined here (no torchvision), with torchvision's weights.
+"""VGG19 features for the perceptual loss, defined here (no torchvision), with torchvision's
+weights.
 
 The layers are torchvision's `vgg19().features`, so its state dict (`features.N.weight`) loads as
 it is. Layer names follow the papers: `conv5_4` is the 4th conv of block 5 before its ReLU (as
@@ -78,10 +79,12 @@ class VGG19Features(nn.Module):
         for key, tensor in own.items():
             theirs = state.get(f"features.{key}")
             if theirs is None:
-                raise VGGWeightsError(f"{source} has no features.{key}: not a torchvision vgg19 state dict")
+                raise VGGWeightsError(f"{source} has no features.{key}: not a torchvision vgg19 "
+                                      "state dict")
             if theirs.shape != tensor.shape:
                 raise VGGWeightsError(f"{source}: features.{key} has shape {tuple(theirs.shape)}, "
-                                      f"expected {tuple(tensor.shape)} (is it vgg19, not vgg16/vgg19_bn?)")
+                                      f"expected {tuple(tensor.shape)} (is it vgg19, not "
+                                      "vgg16/vgg19_bn?)")
         self.features.load_state_dict({key: state[f"features.{key}"] for key in own})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -95,7 +98,8 @@ class VGG19Features(nn.Module):
         return out
 
 
-def load_vgg19(layers: list[str], weights: str = "", *, allow_download: bool = True) -> VGG19Features:
+def load_vgg19(layers: list[str], weights: str = "", *,
+               allow_download: bool = True) -> VGG19Features:
     """VGG19 features with weights from `weights`, else torch's hub cache, else a download."""
     model = VGG19Features(layers)
     if weights:
@@ -108,8 +112,9 @@ def load_vgg19(layers: list[str], weights: str = "", *, allow_download: bool = T
             if not allow_download:
                 raise VGGWeightsError(_how_to_supply(path, "downloads are off"))
             try:
-                state = torch.hub.load_state_dict_from_url(WEIGHTS_URL, progress=True, check_hash=True,
-                                                           map_location="cpu", weights_only=True)
+                state = torch.hub.load_state_dict_from_url(
+                    WEIGHTS_URL, progress=True, check_hash=True, map_location="cpu",
+                    weights_only=True)
             except Exception as exc:  # offline: URLError, socket errors, HTTP errors, ...
                 raise VGGWeightsError(_how_to_supply(path, f"the download failed: {exc}")) from None
             model.load_torchvision_state_dict(state, WEIGHTS_URL)

@@ -106,7 +106,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if image is None:
         raise ImageReadError(path, f"corrupt or truncated {kind} data")
     if image.dtype not in (np.uint8, np.uint16):
-        raise ImageReadError(path, f"unsupported pixel type {image.dtype} (8- and 16-bit images only)")
+        raise ImageReadError(path, f"unsupported pixel type {image.dtype} "
+                                   "(8- and 16-bit images only)")
     if image.ndim == 3 and image.shape[2] not in (3, 4):
         raise ImageReadError(path, f"unsupported channel count {image.shape[2]}")
     return apply_orientation(image, exif_orientation(data))
@@ -138,7 +139,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
     try:
         ok, encoded = cv2.imencode(path.suffix.lower(), image, params)
     except cv2.error as exc:
-        raise ImageWriteError(path, f"cannot encode as {fmt}: {str(exc).strip().splitlines()[-1]}") from None
+        reason = str(exc).strip().splitlines()[-1]  # OpenCV's last line names the problem
+        raise ImageWriteError(path, f"cannot encode as {fmt}: {reason}") from None
     if not ok:
         raise ImageWriteError(path, f"cannot encode as {fmt}")
     write_bytes_atomic(path, encoded.tobytes())

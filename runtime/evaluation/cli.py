@@ -68,6 +68,7 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
     (libjpeg, 1..100, 4:2:0), in the order written.
     """
     from uprez.runtime.base import console
+    from uprez.runtime.base.imageio import FORMATS
     from uprez.runtime.base.report import BatchReport
     from uprez.runtime.degradations import Degradation
     from uprez.runtime.evaluation.batch import items_from_hr_folder, items_from_pairs
@@ -99,8 +100,8 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
             report.add_failed(path, reason)
         source = hr_dir
     if not items and not report.failed:
-        raise click.UsageError(f"no images in {source} (looked for "
-                               "png, jpg, jpeg, webp, bmp, tif, tiff)")
+        suffixes = ", ".join(suffix.lstrip(".") for suffix in FORMATS)
+        raise click.UsageError(f"no images in {source} (looked for {suffixes})")
 
     model_path = model if model is not None else _default_model(scale)
     upscaler = _load_upscaler(model_path, scale=scale, device=device, tile=tile)

@@ -118,8 +118,9 @@ def evaluate_image(name: str, hr: np.ndarray, upscale: UpscaleFn, *, scale: int,
         lr = degrade(lr)
     sr = upscale(lr)
     if sr.shape != hr.shape:
-        raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} input; "
-                         f"x{scale} needs {_describe(hr)} (is the model's scale {scale}?)")
+        raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} "
+                               f"input; x{scale} needs {_describe(hr)} (is the model's scale "
+                               f"{scale}?)")
     if sr.dtype != hr.dtype:
         raise ModelOutputError(f"the model returned {sr.dtype} for a {hr.dtype} image")
     bicubic = imresize(lr, scale)

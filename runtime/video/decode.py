@@ -37,7 +37,8 @@ class FrameDecoder:
         self.dtype = np.uint16 if info.bit_depth > 8 else np.uint8
         pipe_format = "bgr48le" if self.dtype == np.uint16 else "bgr24"
         filters = [DEINTERLACE_FILTER] if info.field_order else []
-        filters += [f"fps={info.fps.numerator}/{info.fps.denominator}"] if info.variable_rate else []
+        if info.variable_rate:
+            filters.append(f"fps={info.fps.numerator}/{info.fps.denominator}")
         filters += [f"trim=start_frame={start}"] if start else []
         filters += [f"scale={colors.decode_filter()}:flags={SCALE_FLAGS}",
                     f"format={pipe_format}"]

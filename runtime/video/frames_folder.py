@@ -54,4 +54,5 @@ def _read_state(folder: Path) -> dict:
 
 def _write_state(folder: Path, state: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(folder / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
+    text = json.dumps(state, indent=1, sort_keys=True) + "\n"
+    atomic.write_bytes(folder / STATE_FILE, text.encode())

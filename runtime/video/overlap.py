@@ -64,7 +64,8 @@ class Overlap:
             taken.append(item)
         return taken, False
 
-    def start_decoder(self, frames: Iterable[np.ndarray], finish: Callable[[], None]) -> threading.Thread:
+    def start_decoder(self, frames: Iterable[np.ndarray],
+                      finish: Callable[[], None]) -> threading.Thread:
         def work() -> None:
             try:
                 for frame in frames:

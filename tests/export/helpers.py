@@ -1,7 +1,7 @@
 """Tiny models saved in every checkpoint layout sr-export reads, and ONNX inspection helpers.
 
-The ESRGAN layouts are written here independently of uprez.trainer.archs.esrgan_keys, from the layout of
-the original ESRGAN code, so a renaming mistake there cannot be mirrored here.
+The ESRGAN layouts are written here independently of uprez.trainer.archs.esrgan_keys, from the
+layout of the original ESRGAN code, so a renaming mistake there cannot be mirrored here.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def test_default_output_sits_next_to_the_checkpoint_named_after_it(tmp_path):
     assert result.exit_code == 0, result.output
     output = tmp_path / "my_model.onnx"
     assert str(output) in result.stdout
-    assert "weights params_ema (EMA)" in result.stderr and "verified with onnxruntime" in result.stderr
+    assert ("weights params_ema (EMA)" in result.stderr
+            and "verified with onnxruntime" in result.stderr)
     info, _ = onnx_info(output)
     assert (info.name, info.scale) == ("my_model", 2)
     x = np.random.default_rng(8).random((1, 3, 9, 11), dtype=np.float32)
@@ -97,8 +98,9 @@ def test_foreign_checkpoint_from_the_command_line_names_the_layouts_tried(tmp_pa
 
     torch.save({"fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)},
                tmp_path / "classifier.pth")
-    done = subprocess.run([sys.executable, "-m", "uprez.export.cli", str(tmp_path / "classifier.pth")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "uprez.export.cli", str(tmp_path / "classifier.pth")],
+        capture_output=True, text=True)
     assert done.returncode == 1
     assert "classifier.pth: unrecognised weights: tried RRDBNet" in done.stderr
     assert "Traceback" not in done.stderr

@@ -49,7 +49,8 @@ def test_jpeg_is_found_with_its_quality(quality):
 def test_a_jpeg_saved_again_as_png_is_still_found():
     damaged = as_jpeg(photo(), 60)
     ok, png = cv2.imencode(".png", damaged)
-    assert estimate_jpeg(cv2.imdecode(png, cv2.IMREAD_UNCHANGED)).quality == pytest.approx(60, abs=3)
+    decoded = cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
+    assert estimate_jpeg(decoded).quality == pytest.approx(60, abs=3)
 
 
 def test_a_cropped_jpeg_is_found_on_its_shifted_grid():

@@ -267,7 +267,6 @@ def run_onnx_directly(model_path: Path, lr_bgr: np.ndarray) -> np.ndarray:
 
 
 def test_sr_eval_end_to_end_upscales_like_sr_run_and_reports_bad_files(tmp_path):
-    pytest.importorskip("uprez.runtime.upscaler", reason="the Upscaler lands from the runtime branch")
     pytest.importorskip("onnx")
     from tests.onnx_models import make_sr_model
     from uprez.runtime.metadata import SCALE

@@ -37,7 +37,8 @@ def with_jpeg_exif(jpeg: bytes, orientation: int) -> bytes:
 
 def with_png_exif(png: bytes, orientation: int) -> bytes:
     end_of_header = 8 + 8 + 13 + 4
-    return png[:end_of_header] + png_chunk(b"eXIf", exif_with_orientation(orientation)) + png[end_of_header:]
+    exif = png_chunk(b"eXIf", exif_with_orientation(orientation))
+    return png[:end_of_header] + exif + png[end_of_header:]
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])

@@ -119,7 +119,8 @@ class OnnxFrameFn:
         peak = 65535.0 if frames[0].dtype == np.uint16 else 255.0
         self.calls.append((len(frames), frames[0].dtype))
         batch = np.stack(frames)[..., ::-1].astype(np.float32) / peak
-        out = self.session.run(None, {"input": np.ascontiguousarray(batch.transpose(0, 3, 1, 2))})[0]
+        nchw = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        out = self.session.run(None, {"input": nchw})[0]
         out = np.clip(out.transpose(0, 2, 3, 1)[..., ::-1] * peak + 0.5, 0, peak)
         return list(out.astype(frames[0].dtype))
 

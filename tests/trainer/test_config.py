@@ -20,10 +20,12 @@ def test_every_preset_loads_and_validates(name):
 def test_published_defaults_are_in_the_presets():
     esrgan = config_io.load_toml(Config(), preset_path("esrgan-x4"))
     assert (esrgan.model.arch, esrgan.model.hparams["num_block"]) == ("rrdbnet", 23)
-    assert (esrgan.gan.gan_type, esrgan.gan.gan_weight, esrgan.gan.pixel_weight) == ("ragan", 5e-3, 1e-2)
+    assert ((esrgan.gan.gan_type, esrgan.gan.gan_weight, esrgan.gan.pixel_weight)
+            == ("ragan", 5e-3, 1e-2))
     assert esrgan.gan.perceptual_layers == {"conv5_4": 1.0}
     srgan = config_io.load_toml(Config(), preset_path("srgan-x4"))
-    assert (srgan.gan.gan_type, srgan.gan.gan_weight, srgan.data.patch_size) == ("vanilla", 1e-3, 96)
+    assert ((srgan.gan.gan_type, srgan.gan.gan_weight, srgan.data.patch_size)
+            == ("vanilla", 1e-3, 96))
 
 
 def test_set_reads_toml_values_and_bare_strings():
@@ -71,7 +73,8 @@ def test_inconsistent_values_are_rejected_by_validate(override, message):
 def test_unknown_key_in_a_config_file_names_the_file(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text("[psnr]\nsteps = 10\nlearning_rate = 1e-4\n")
-    with pytest.raises(config_io.ConfigError, match=r"unknown key 'learning_rate' in \[psnr\] \(.*mine.toml\)"):
+    with pytest.raises(config_io.ConfigError,
+                       match=r"unknown key 'learning_rate' in \[psnr\] \(.*mine.toml\)"):
         config_io.load_toml(Config(), path)
 
 

@@ -71,7 +71,8 @@ def test_step_sampler_splits_steps_between_processes_and_resumes_mid_run():
     full = list(StepSampler(0, 4, batch_size=2))
     assert full == list(range(8))
     assert list(StepSampler(2, 4, batch_size=2)) == full[4:]
-    rank0, rank1 = list(StepSampler(0, 2, 2, rank=0, world=2)), list(StepSampler(0, 2, 2, rank=1, world=2))
+    rank0 = list(StepSampler(0, 2, 2, rank=0, world=2))
+    rank1 = list(StepSampler(0, 2, 2, rank=1, world=2))
     assert rank0 == [0, 1, 4, 5] and rank1 == [2, 3, 6, 7]
 
 

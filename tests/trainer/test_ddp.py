@@ -25,14 +25,16 @@ def _train(rank: int, world: int, port: int, config, run_dir, out_dir) -> None:
                       LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     final = run_training(config, run_dir)
-    torch.save({"params": final["params"], "params_ema": final["params_ema"]}, out_dir / f"rank{rank}.pt")
+    torch.save({"params": final["params"], "params_ema": final["params_ema"]},
+               out_dir / f"rank{rank}.pt")
 
 
 def test_two_cpu_processes_keep_generator_weights_in_sync(tmp_path, vgg_weights):
     hr = write_images(tmp_path / "hr", [(40, 48), (48, 40), (36, 44), (44, 36)])
     config = tiny_config(hr, None, "train.phases=['psnr', 'gan']", "psnr.steps=3", "gan.steps=2",
                          f'gan.vgg_weights="{vgg_weights}"', "data.batch_size=2")
-    mp.spawn(_train, args=(2, _free_port(), config, tmp_path / "run", tmp_path), nprocs=2, join=True)
+    mp.spawn(_train, args=(2, _free_port(), config, tmp_path / "run", tmp_path), nprocs=2,
+             join=True)
 
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)

@@ -35,7 +35,8 @@ def test_time_budget_is_shared_by_phases_in_proportion_to_their_steps():
 def test_max_minutes_stops_cleanly_with_a_checkpoint_and_a_generator(tmp_path):
     hr = write_images(tmp_path / "hr", [(48, 48)])
     config = tiny_config(hr, None, "psnr.steps=1000000", "train.max_minutes=0.03")
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo (~2 s)
+    # the first use of an optimiser imports torch._dynamo (~2 s)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     final = run_training(config, tmp_path / "run")
     assert 0 < final["step"] < 1_000_000
     assert (tmp_path / "run" / "checkpoints" / f"psnr_{final['step']:08d}.pth").exists()

@@ -40,7 +40,8 @@ def test_psnr_steps_lower_the_loss_on_a_fixed_batch_and_change_the_weights(one_p
 
 def test_gan_steps_lower_the_content_loss_and_train_both_networks(one_patch, tmp_path, vgg_weights):
     config = tiny_config(one_patch, None, "data.augment=false", "train.phases=['gan']",
-                         "gan.steps=12", f'gan.vgg_weights="{vgg_weights}"', "train.checkpoint_every=12")
+                         "gan.steps=12", f'gan.vgg_weights="{vgg_weights}"',
+                         "train.checkpoint_every=12")
     final = run_training(config, tmp_path / "run")
     records = train_records(tmp_path / "run", "gan")
     content = [r["loss_pixel"] + r["loss_perceptual"] for r in records]
@@ -54,7 +55,8 @@ def test_gan_steps_lower_the_content_loss_and_train_both_networks(one_patch, tmp
     assert final["phase"] == "gan" and state["optimizers"]["d"]["state"]
 
 
-def test_two_phases_start_gan_from_the_psnr_ema_and_write_an_exportable_generator(tmp_path, vgg_weights):
+def test_two_phases_start_gan_from_the_psnr_ema_and_write_an_exportable_generator(
+        tmp_path, vgg_weights):
     hr = write_images(tmp_path / "hr", [(40, 48), (36, 36)])
     val = write_images(tmp_path / "val", [(40, 40)], seed=1)
     config = tiny_config(hr, val, "train.phases=['psnr', 'gan']", "psnr.steps=3", "gan.steps=2",

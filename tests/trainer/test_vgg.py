@@ -26,7 +26,8 @@ def test_loader_reads_a_torchvision_state_dict(vgg_weights):
     assert torch.equal(model.features[34].weight, state["features.34.weight"])
     assert torch.equal(model.features[0].bias, state["features.0.bias"])
     features = model(torch.rand(1, 3, 32, 32))
-    assert features["conv5_4"].shape == (1, 512, 2, 2) and features["relu2_2"].shape == (1, 128, 16, 16)
+    assert (features["conv5_4"].shape == (1, 512, 2, 2)
+            and features["relu2_2"].shape == (1, 128, 16, 16))
     assert (features["relu2_2"] >= 0).all() and (features["conv5_4"] < 0).any()  # pre-activation
     assert not any(p.requires_grad for p in model.parameters())
 
@@ -58,7 +59,8 @@ def test_wrong_weights_are_explained(tmp_path, vgg_weights):
         VGG19Features(["conv6_1"])
 
 
-def test_without_weights_and_without_download_the_error_says_how_to_supply_them(tmp_path, monkeypatch):
+def test_without_weights_and_without_download_the_error_says_how_to_supply_them(
+        tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(VGGWeightsError) as info:
         load_vgg19(["conv5_4"], allow_download=False)
@@ -72,4 +74,5 @@ def test_weights_in_the_hub_cache_are_found(tmp_path, monkeypatch, vgg_weights):
     (tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth").write_bytes(vgg_weights.read_bytes())
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     model = load_vgg19(["conv1_1"], allow_download=False)
-    assert torch.equal(model.features[0].weight, torch.load(vgg_weights, weights_only=True)["features.0.weight"])
+    saved = torch.load(vgg_weights, weights_only=True)
+    assert torch.equal(model.features[0].weight, saved["features.0.weight"])

@@ -74,8 +74,9 @@ def detect_real_esrgan(state_dict: dict) -> LayoutMatch:
     num_feat, num_in_ch = shape(state_dict, "body.0.weight")[:2]
     if "body.1.weight" not in state_dict:
         raise LayoutError(
-            f"{REAL_ESRGAN} without PReLU weights: its activation (relu or leakyrelu) cannot be read "
-            "from the weights; export the uprez checkpoint (it records the activation) instead"
+            f"{REAL_ESRGAN} without PReLU weights: its activation (relu or leakyrelu) cannot be "
+            "read from the weights; export the uprez checkpoint (it records the activation) "
+            "instead"
         )
     last_out = shape(state_dict, f"body.{convs[-1]}.weight")[0]
     scale = math.isqrt(last_out // num_in_ch)
