@@ -58,9 +58,6 @@ class ArchSpec:
     def size_multiple(self, scale: int) -> int:
         return self.size_multiples.get(scale, 1)
 
-    def hparam_names(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self.params)]
-
     def check_scale(self, scale: int, *, key: str = "") -> None:
         if scale not in self.scales:
             raise ConfigError(f"{key}{self.name} supports scales "
