@@ -15,9 +15,9 @@ def training_pair(loaded: tuple[torch.Tensor, torch.Tensor],
                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The (LR, HR) batch one step trains on, on the training device.
 
-    The loader made LR from HR with MATLAB bicubic on the CPU (data.py). A degradation pipeline
-    that makes LR from the HR batch on the device (blur, noise, compression) belongs here: the
-    rest of the step only sees the pair.
+    The loader made LR from HR on the CPU (data.py: MATLAB bicubic, or with [degradation] on
+    Real-ESRGAN's pipeline of degrade.py). Degradations made from the HR batch on the device
+    (as Real-ESRGAN does on a GPU) belong here: the rest of the step only sees the pair.
     """
     lr_img, hr_img = loaded
     return lr_img.to(device, non_blocking=True), hr_img.to(device, non_blocking=True)
