@@ -60,14 +60,10 @@ def _load_upscaler(plan: RunPlan):
 
 
 def _run_videos(plan: RunPlan, upscaler, report: BatchReport):
-    from uprez.runtime.video_jobs import frames_fingerprint, run_video_jobs
+    from uprez.runtime.video_jobs import run_video_jobs
 
-    options = plan.video_options
-    # the default's pick for compressed video (a per-codec pick: TODO with jobs)
-    video_upscaler = getattr(upscaler, "real", upscaler)
-    fingerprint = frames_fingerprint(video_upscaler, tile=plan.model.tile,
-                                     outscale=options.outscale, deinterlace=options.deinterlace)
-    return run_video_jobs(plan.videos, video_upscaler, options, report, frames_from=fingerprint)
+    return run_video_jobs(plan.videos, upscaler, plan.video_options, report,
+                          tile=plan.model.tile)
 
 
 def _count(number: int, noun: str) -> str:

@@ -21,6 +21,7 @@ from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
 from uprez.runtime.video.job import Encoding, VideoJob
 from uprez.runtime.video.pipeline import FrameFn, run_video
+from uprez.runtime.video.probe import video_codec
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,15 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
 
 
 def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: BatchReport, *,
-                   frames_from: str) -> VideoStats:
-    """Upscale the videos one after the other; `frames_from` is their frames_fingerprint.
+                   tile: int | str) -> VideoStats:
+    """Upscale the videos one after the other (`tile` as given, for their frames_fingerprint).
+    The default model picks its model per video, by codec (runtime/auto.py).
     KeyboardInterrupt goes on after the video layer has removed its unfinished output."""
     stats = VideoStats()
-    frame_fn = frame_function(upscaler, options.outscale)
     for number, planned in enumerate(jobs, 1):
+        chosen = _model_for(upscaler, planned.source)
+        frames_from = frames_fingerprint(chosen, tile=tile, outscale=options.outscale,
+                                         deinterlace=options.deinterlace)
         job = options.job(planned, frames_from)
         if not options.overwrite and job.is_complete():
             report.add_skipped(str(job.source))
@@ -123,7 +127,7 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: Bat
                 job.start_frames()
             else:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-            result = run_video(job, frame_fn, batch=upscaler.batch)
+            result = run_video(job, frame_function(chosen, options.outscale), batch=chosen.batch)
             if job.to_frames:
                 job.finish_frames(result.frames)
         except VideoError as exc:
@@ -140,6 +144,24 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: Bat
         stats.frames += result.upscaled
         stats.seconds += result.seconds
     return stats
+
+
+def _model_for(upscaler, source: Path):
+    """The upscaler itself, or for the auto default the pick for this video's codec (a
+    container ffmpeg cannot read gets the real-input model; its failure comes later)."""
+    if not hasattr(upscaler, "pick_for_video"):
+        return upscaler
+    ffmpeg = find_ffmpeg()
+    codec = None
+    if ffmpeg is not None:
+        try:
+            codec = video_codec(ffmpeg, source)
+        except VideoError:
+            pass
+    chosen = upscaler.pick_for_video(codec or "")
+    console.info(f"{source.name}: {codec or 'unknown'} video, upscaled with "
+                 f"{chosen.info.name or Path(chosen.model_path).stem}")
+    return chosen
 
 
 def _fail(report: BatchReport, job: VideoJob, reason: str) -> None:

@@ -122,6 +122,13 @@ def probe(ffmpeg: Ffmpeg, path: str | Path) -> VideoInfo:
     )
 
 
+def video_codec(ffmpeg: Ffmpeg, path: str | Path) -> str | None:
+    """The codec of the first video stream (ffmpeg's name: h264, ffv1, ...), from one quick
+    look at the container; None when there is no video stream."""
+    described = ffmpeg.run(["-i", str(path)], timeout=120).stderr
+    return next((s.codec for s in streams_of(described) if s.kind == "video"), None)
+
+
 def streams_of(described: str) -> tuple[StreamInfo, ...]:
     """Each stream once (a transport stream lists a stream under every program that uses it);
     a stream whose start is not given starts with the file."""

@@ -90,3 +90,22 @@ def test_the_model_list_shows_the_default_choice(auto_x2):
     assert "test-auto-x2 (default)" in result.output
     assert "picks test-real-x2 for inputs with JPEG damage" in result.output
     assert "test-clean-x2" in result.output
+
+
+def test_sr_run_by_default_upscales_a_lossy_video_with_the_real_model(auto_x2, tmp_path):
+    from tests.runtime.video_clips import decode_frames, make_clip
+
+    lossy = make_clip(tmp_path / "lossy.mp4", frames=4, audio=False)
+    lossless = make_clip(tmp_path / "lossless.mkv", frames=4, audio=False, codec="ffv1")
+    for clip, model in ((lossy, "test-real-x2"), (lossless, "test-clean-x2")):
+        frames = tmp_path / f"frames_{clip.stem}"
+        result = CliRunner().invoke(sr_run, [str(clip), "--frames-dir", str(frames), "-s", "2",
+                                             "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        assert f"upscaled with {model}" in result.output
+        first = cv2.imread(str(frames / clip.stem / "frame_000001.png")).astype(int)
+        source = decode_frames(clip)[0]  # decoded by ffmpeg directly: close, not identical
+        distance = {name: np.abs(first - Upscaler(auto_x2 / f"{name}.onnx", device="cpu")
+                                 .upscale(source)).mean()
+                    for name in ("test-real-x2", "test-clean-x2")}
+        assert min(distance, key=distance.get) == model
