@@ -70,3 +70,37 @@ def make_sr_model(
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def make_flat_model(path: str | Path, *, scale: int, rgb: tuple[float, float, float],
+                    metadata: dict[str, str] | None = None) -> Path:
+    """Write a model whose output is one colour (`rgb`, 0..1) at `scale` times the input size:
+    what a page shows of it is known exactly."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [
+        numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "scales"),
+        numpy_helper.from_array(np.zeros((1, 1, 1, 1), np.float32), "zero"),
+        numpy_helper.from_array(np.array(rgb, np.float32).reshape(1, 3, 1, 1), "colour"),
+    ]
+    nodes = [
+        helper.make_node("Resize", ["input", "", "scales"], ["base"], mode="nearest"),
+        helper.make_node("Mul", ["base", "zero"], ["blank"]),
+        helper.make_node("Add", ["blank", "colour"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "flat",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 3, "oh", "ow"])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for key, value in (metadata or {"uprez.scale": str(scale)}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path

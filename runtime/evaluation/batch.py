@@ -17,10 +17,11 @@ from uprez.runtime.base.imageio import list_images, write_image
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.degradations import Degradation, image_rng
 from uprez.runtime.evaluation.protocol import (
+    EvaluatedImage,
     ImageScores,
     ModelOutputError,
     UpscaleFn,
-    evaluate_image,
+    evaluate_image_models,
 )
 
 ReadFn = Callable[[Path], np.ndarray]
@@ -83,8 +84,30 @@ def evaluate_conditions(items: Sequence[EvalItem], upscale: UpscaleFn, read_imag
     one degradation, `save_dir` gets a subfolder per degradation.
     A ModelOutputError (the model does not fit the options) is raised: it would fail every image.
     """
+    results, report = evaluate_models(items, [upscale], read_image, scale=scale,
+                                      degradations=degradations, seed=seed,
+                                      save_dirs=[save_dir], report=report)
+    return results[0], report
+
+
+OnImage = Callable[[EvalItem, Sequence[EvaluatedImage]], None]
+
+
+def evaluate_models(items: Sequence[EvalItem], upscales: Sequence[UpscaleFn],
+                    read_image: ReadFn, *, scale: int,
+                    degradations: Sequence[Degradation] = (Degradation(),), seed: int = 0,
+                    save_dirs: Sequence[Path | None] | None = None,
+                    report: BatchReport | None = None, on_image: OnImage | None = None,
+                    ) -> tuple[list[list[list[ImageScores]]], BatchReport]:
+    """`evaluate_conditions` for several models on the same inputs: results[model][condition].
+
+    `save_dirs` has one folder (or None) per model. `on_image(item, evaluated)` sees the images
+    of each scored item, one EvaluatedImage per degradation (the comparison page uses them);
+    what it raises fails that item like a read error would.
+    """
     report = report if report is not None else BatchReport()
-    results: list[list[ImageScores]] = [[] for _ in degradations]
+    save_dirs = list(save_dirs) if save_dirs is not None else [None] * len(upscales)
+    results: list[list[list[ImageScores]]] = [[[] for _ in degradations] for _ in upscales]
     several = len(degradations) > 1
     for item in console.progress(items, desc=f"sr-eval x{scale}", unit="img"):
         current = item.hr_path
@@ -95,16 +118,19 @@ def evaluate_conditions(items: Sequence[EvalItem], upscale: UpscaleFn, read_imag
                 current = item.lr_path
                 lr = read_image(item.lr_path)
                 current = item.hr_path
-            scored = []
+            evaluated = []
             for degradation in degradations:
                 rng = image_rng(seed, item.name)
-                scores, sr = evaluate_image(
-                    item.name, hr, upscale, scale=scale, lr=lr,
+                result = evaluate_image_models(
+                    item.name, hr, upscales, scale=scale, lr=lr,
                     degrade=lambda image, d=degradation, r=rng: d.apply(image, r))
-                if save_dir is not None:
-                    folder = save_dir / degradation.name if several else save_dir
-                    write_image(folder / f"{Path(item.name).stem}.png", sr)
-                scored.append(scores)
+                for save_dir, sr in zip(save_dirs, result.srs, strict=True):
+                    if save_dir is not None:
+                        folder = save_dir / degradation.name if several else save_dir
+                        write_image(folder / f"{Path(item.name).stem}.png", sr)
+                evaluated.append(result)
+            if on_image is not None:
+                on_image(item, evaluated)
         except ModelOutputError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
@@ -112,7 +138,8 @@ def evaluate_conditions(items: Sequence[EvalItem], upscale: UpscaleFn, read_imag
             console.error(f"{current}: {reason}")
             report.add_failed(str(current), reason)
             continue
-        for per_condition, scores in zip(results, scored, strict=True):
-            per_condition.append(scores)
+        for model_index, per_model in enumerate(results):
+            for per_condition, result in zip(per_model, evaluated, strict=True):
+                per_condition.append(result.scores[model_index])
         report.add_done(str(item.hr_path))
     return results, report

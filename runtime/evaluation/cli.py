@@ -7,15 +7,18 @@ from pathlib import Path
 
 import click
 
+from uprez.runtime.eval_page import DEFAULT_MAX_IMAGES
 from uprez.runtime.options import DeviceType, TileType
 
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", "-m", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--model", "-m", "models", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
               help="ONNX model file to evaluate, or a shipped model's name (sr-run "
-                   "--list-models). Default: the model shipped for --scale.")
+                   "--list-models). Repeatable: several models are scored side by side on the "
+                   "same LR images. Default: the model shipped for --scale.")
 @click.option("--data", "-d", "data_dir", type=_DIR,
               help="Folder of HR images; each LR image is made from its HR image with MATLAB "
                    "bicubic downscaling.")
@@ -44,10 +47,21 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
                    "bicubic upscales the same degraded LR.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the --degrade noise (per image, so results repeat).")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR",
+              help="Also write a comparison page, DIR/index.html with the image files it "
+                   "shows: a before/after slider between LR, bicubic, each model and HR, "
+                   "pixel-exact zoom, the scores sortable. It needs no server or network: "
+                   "open it from disk, or zip the folder and send it.")
+@click.option("--html-images", type=click.IntRange(min=1), default=DEFAULT_MAX_IMAGES,
+              show_default=True, metavar="N",
+              help="Pictures on the page for at most N images, spread evenly over them (for "
+                   "a video's frames: over the clip). The scores table lists every image.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
-def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir: Path | None,
-         scale: int, save_dir: Path | None, as_json: bool, as_markdown: bool, device: str,
-         tile: int | str, degrade_specs: tuple[str, ...], seed: int, quiet: bool) -> None:
+def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
+         lr_dir: Path | None, scale: int, save_dir: Path | None, as_json: bool,
+         as_markdown: bool, device: str, tile: int | str, degrade_specs: tuple[str, ...],
+         seed: int, html_dir: Path | None, html_images: int, quiet: bool) -> None:
     """Score a super-resolution model with PSNR and SSIM, beside bicubic upscaling.
 
     Follows the papers' protocol (SRCNN, EDSR, SRGAN, BasicSR): each HR image is cropped to a
@@ -62,10 +76,16 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
       sr-eval --model my_x2.onnx --data val/ --scale 2 --markdown
       sr-eval --model m.onnx --lr Set5/LRbicx4 --hr Set5/GTmod12 --json
       sr-eval --data val/ --degrade none --degrade jpeg=75 --degrade noise=4,jpeg=60
+      sr-eval --data val/ -m uprez-compact-x4 -m mine.onnx --degrade jpeg=75 --html cmp/
 
     --degrade applies: blur=SIGMA (Gaussian, LR pixels), noise=SIGMA (Gaussian colour noise
     in grey levels of 255), graynoise=SIGMA (the same noise in every channel), jpeg=QUALITY
     (libjpeg, 1..100, 4:2:0), in the order written.
+
+    --html DIR shows, per image, any two of LR (nearest-upscaled), bicubic, each model and HR
+    under a split line or side by side, zoomed without smoothing and panned together, with
+    the crop where the two differ most first. HR images over 640 px are shown as up to 4
+    crops of 256 px where the results differ most. Keys: left/right images, S swaps sides.
     """
     from uprez.runtime.base import console
     from uprez.runtime.base.imageio import FORMATS
@@ -88,6 +108,13 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
     if save_dir is not None and any(save_dir.resolve() == f.resolve() for f in inputs):
         raise click.BadParameter("the SR images would overwrite the inputs; choose another "
                                  "folder", param_hint="--save-dir")
+    if html_dir is not None:
+        from uprez.runtime.eval_page.writer import PageError, check_folder
+
+        try:
+            check_folder(html_dir, inputs)
+        except PageError as exc:
+            raise click.BadParameter(str(exc), param_hint="--html") from None
 
     report = BatchReport()
     if data_dir is not None:
@@ -101,12 +128,20 @@ def main(model: Path | None, data_dir: Path | None, hr_dir: Path | None, lr_dir:
         source = hr_dir
     if not items and not report.failed:
         suffixes = ", ".join(suffix.lstrip(".") for suffix in FORMATS)
-        raise click.UsageError(f"no images in {source} (looked for {suffixes})")
+        raise click.UsageError(f"no images in {source} (looked for {suffixes})"
+                               f"{_subfolder_hint(source)}")
 
-    model_path = model if model is not None else _default_model(scale)
-    upscaler = _load_upscaler(model_path, scale=scale, device=device, tile=tile)
-    sys.exit(_evaluate_and_print(items, upscaler, model_path, scale, save_dir, report,
-                                 degradations, seed, as_json=as_json, as_markdown=as_markdown))
+    model_paths = list(models) or [_default_model(scale)]
+    _check_distinct(model_paths)
+    upscalers = [_load_upscaler(path, scale=scale, device=device, tile=tile)
+                 for path in model_paths]
+    page = None
+    if html_dir is not None:
+        page = _comparison_page(html_dir, items, model_paths, degradations, scale=scale,
+                                source=source, limit=html_images)
+    sys.exit(_evaluate_and_print(items, upscalers, model_paths, scale, save_dir, report,
+                                 degradations, seed, as_json=as_json, as_markdown=as_markdown,
+                                 page=page))
 
 
 def _default_model(scale: int) -> Path:
@@ -125,26 +160,120 @@ def _default_model(scale: int) -> Path:
     return Path(DEFAULT_MODELS[scale]) if auto_model(DEFAULT_MODELS[scale]) else path
 
 
+def _subfolder_hint(folder: Path) -> str:
+    """sr-run --frames-dir writes a folder per video: point at them."""
+    from uprez.runtime.base.imageio import list_images
+
+    try:
+        with_images = sorted(sub.name for sub in folder.iterdir()
+                             if sub.is_dir() and not sub.name.startswith(".")
+                             and list_images(sub))
+    except OSError:
+        return ""
+    if not with_images:
+        return ""
+    shown = ", ".join(f"{name}/" for name in with_images[:3])
+    return (f"; its subfolders {shown} hold images: give one of them, e.g. --data "
+            f"{folder / with_images[0]}")
+
+
+def _check_distinct(model_paths: list[Path]) -> None:
+    from uprez.runtime.models import resolve_model
+
+    seen: dict[Path, Path] = {}
+    for path in model_paths:
+        resolved = resolve_model(path).resolve()
+        if resolved in seen:
+            raise click.BadParameter(f"{path} is given twice (as {seen[resolved]} before)",
+                                     param_hint="--model")
+        seen[resolved] = path
+
+
+def _comparison_page(folder: Path, items, model_paths: list[Path], degradations, *,
+                     scale: int, source: Path, limit: int):
+    from uprez.runtime.eval_compare import model_labels
+    from uprez.runtime.eval_page.writer import ComparisonPage, pictured
+
+    labels = model_labels(model_paths)
+    name = source.resolve().name or str(source)
+    return ComparisonPage(folder, scale=scale, models=labels,
+                          conditions=[degradation.name for degradation in degradations],
+                          pictured=pictured([item.name for item in items], limit),
+                          title=f"sr-eval x{scale}: {', '.join(labels)} on {name}")
+
+
 def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str):
     from uprez.runtime.auto import open_upscaler
+    from uprez.runtime.base.report import UsageProblem
+    from uprez.runtime.session import DeviceError, ModelError
 
     try:
         return open_upscaler(str(model_path), scale=scale, device=device, tile=tile)
     except click.ClickException:
         raise
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ModelError as exc:  # a model error exits 2, as in sr-run
+        raise UsageProblem(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user
-        raise click.ClickException(f"cannot use the model {model_path}: {exc}") from None
+        raise UsageProblem(f"cannot use the model {model_path}: {exc}") from None
 
 
-def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir: Path | None,
-                        report, degradations, seed: int, *, as_json: bool,
-                        as_markdown: bool) -> int:
-    from uprez.runtime.base import console
+def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
+                        save_dir: Path | None, report, degradations, seed: int, *,
+                        as_json: bool, as_markdown: bool, page=None) -> int:
+    import contextlib
+
+    from uprez.runtime.base import console, interrupts
     from uprez.runtime.base.imageio import read_image
-    from uprez.runtime.evaluation.batch import evaluate_conditions
+    from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_SOME_FAILED
+    from uprez.runtime.eval_compare import model_labels
+    from uprez.runtime.evaluation.batch import evaluate_models
     from uprez.runtime.evaluation.protocol import ModelOutputError
+    from uprez.runtime.evaluation.report import EvalReport
+
+    labels = model_labels(model_paths)
+    several_models = len(model_paths) > 1
+    save_dirs = [save_dir / label if save_dir is not None and several_models else save_dir
+                 for label in labels]
+    index = None
+    try:
+        with interrupts.recorded(), (page or contextlib.nullcontext()):
+            results, report = evaluate_models(
+                items, [upscaler.upscale for upscaler in upscalers], read_image, scale=scale,
+                degradations=degradations, seed=seed, save_dirs=save_dirs, report=report,
+                on_image=page.add if page is not None else None)
+            interrupts.check()
+            reports = [[EvalReport(model=str(path), scale=scale, images=tuple(scores),
+                                   failed=tuple(report.failed), degradation=degradation.name)
+                        for degradation, scores in zip(degradations, per_model, strict=True)]
+                       for path, per_model in zip(model_paths, results, strict=True)]
+            if page is not None:
+                index = page.finish(reports, report.failed)
+    except ModelOutputError as exc:
+        raise click.ClickException(f"{model_paths[exc.model_index]}: {exc}") from None
+    except KeyboardInterrupt:
+        kept = f"; {page.folder} keeps its earlier page" if page is not None else ""
+        console.error(f"interrupted after {len(report.done)} of {len(items)} images{kept}")
+        return EXIT_INTERRUPTED
+    if several_models:
+        _print_models(reports, labels, seed, as_json=as_json, as_markdown=as_markdown)
+    else:
+        _print_one_model(reports[0], seed, as_json=as_json, as_markdown=as_markdown)
+    if save_dir is not None and report.done:
+        console.info(f"SR images written to {save_dir}")
+    if index is not None:
+        size = _megabytes([index, *page.files.rglob("*")])
+        console.info(f"comparison page: {index} ({size:.1f} MB with its images)")
+    console.info(report.summary())
+    page_failed = page is not None and index is None
+    return EXIT_SOME_FAILED if page_failed else report.exit_code
+
+
+def _print_one_model(reports, seed: int, *, as_json: bool, as_markdown: bool) -> None:
+    """One model: the formats sr-eval has always printed."""
+    from uprez.runtime.base import console
     from uprez.runtime.evaluation.report import (
-        EvalReport,
         conditions_to_json,
         format_markdown,
         format_summary,
@@ -153,15 +282,6 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
         to_json,
     )
 
-    try:
-        results, report = evaluate_conditions(items, upscaler.upscale, read_image, scale=scale,
-                                              degradations=degradations, seed=seed,
-                                              save_dir=save_dir, report=report)
-    except ModelOutputError as exc:
-        raise click.ClickException(f"{model_path}: {exc}") from None
-    reports = [EvalReport(model=str(model_path), scale=scale, images=tuple(scores),
-                          failed=tuple(report.failed), degradation=degradation.name)
-               for degradation, scores in zip(degradations, results, strict=True)]
     several = len(reports) > 1
     if as_json:
         console.result(conditions_to_json(reports, seed) if several else to_json(reports[0]))
@@ -169,10 +289,23 @@ def _evaluate_and_print(items, upscaler, model_path: Path, scale: int, save_dir:
         tables = [format_markdown(r) for r in reports]
         console.result("\n\n".join(tables + ([format_summary_markdown(reports)] if several
                                               else [])))
-    elif results[0]:
+    elif reports[0].images:
         tables = [format_text(r) for r in reports]
         console.result("\n\n".join(tables + ([format_summary(reports)] if several else [])))
-    if save_dir is not None and results[0]:
-        console.info(f"SR images written to {save_dir}")
-    console.info(report.summary())
-    return report.exit_code
+
+
+def _print_models(reports, labels: list[str], seed: int, *, as_json: bool,
+                  as_markdown: bool) -> None:
+    from uprez.runtime.base import console
+    from uprez.runtime.eval_compare import format_markdown, format_text, to_json
+
+    if as_json:
+        console.result(to_json(reports, labels, seed))
+    elif as_markdown:
+        console.result(format_markdown(reports, labels))
+    elif reports[0][0].images:
+        console.result(format_text(reports, labels))
+
+
+def _megabytes(paths) -> float:
+    return sum(path.stat().st_size for path in paths if path.is_file()) / 1e6

@@ -25,7 +25,12 @@ UpscaleFn = Callable[[np.ndarray], np.ndarray]
 
 class ModelOutputError(ValueError):
     """The model's output does not fit the evaluation (wrong scale or type): a problem of the
-    model or the options, not of one image, so a batch stops on it."""
+    model or the options, not of one image, so a batch stops on it. `model_index` says which
+    of several models it was."""
+
+    def __init__(self, message: str, model_index: int = 0):
+        super().__init__(message)
+        self.model_index = model_index
 
 
 @dataclass(frozen=True)
@@ -110,24 +115,49 @@ def evaluate_image(name: str, hr: np.ndarray, upscale: UpscaleFn, *, scale: int,
     `degrade`, when given, changes the LR image before both upscale it (JPEG, noise, ...); the
     scores stay against the clean HR image.
     """
+    result = evaluate_image_models(name, hr, [upscale], scale=scale, lr=lr, degrade=degrade)
+    return result.scores[0], result.srs[0]
+
+
+@dataclass(frozen=True)
+class EvaluatedImage:
+    """One image through the protocol with one or more models: the images and their scores."""
+
+    hr: np.ndarray  # mod-cropped (or matched to the LR), what everything is scored against
+    lr: np.ndarray  # the input every upscaler saw (degraded when asked)
+    bicubic: np.ndarray
+    srs: tuple[np.ndarray, ...]  # one per model, in order
+    scores: tuple[ImageScores, ...]  # one per model, each with the same bicubic scores
+
+
+def evaluate_image_models(name: str, hr: np.ndarray, upscales: Sequence[UpscaleFn], *,
+                          scale: int, lr: np.ndarray | None = None,
+                          degrade: Callable[[np.ndarray], np.ndarray] | None = None,
+                          ) -> EvaluatedImage:
+    """`evaluate_image` for several models on the same LR input; bicubic is made once."""
     if lr is None:
         hr, lr = make_lr(hr, scale)
     else:
         hr, lr = match_pair(hr, lr, scale)
     if degrade is not None:
         lr = degrade(lr)
-    sr = upscale(lr)
-    if sr.shape != hr.shape:
-        raise ModelOutputError(f"the model made a {_describe(sr)} image from a {_describe(lr)} "
-                               f"input; x{scale} needs {_describe(hr)} (is the model's scale "
-                               f"{scale}?)")
-    if sr.dtype != hr.dtype:
-        raise ModelOutputError(f"the model returned {sr.dtype} for a {hr.dtype} image")
+    srs = []
+    for index, upscale in enumerate(upscales):
+        sr = upscale(lr)
+        if sr.shape != hr.shape:
+            raise ModelOutputError(f"the model made a {_describe(sr)} image from a "
+                                   f"{_describe(lr)} input; x{scale} needs {_describe(hr)} "
+                                   f"(is the model's scale {scale}?)", index)
+        if sr.dtype != hr.dtype:
+            raise ModelOutputError(f"the model returned {sr.dtype} for a {hr.dtype} image",
+                                   index)
+        srs.append(sr)
     bicubic = imresize(lr, scale)
-    result = ImageScores(name=name, height=hr.shape[0], width=hr.shape[1],
-                         model=score(sr, hr, scale=scale),
-                         bicubic=score(bicubic, hr, scale=scale))
-    return result, sr
+    bicubic_scores = score(bicubic, hr, scale=scale)
+    scores = tuple(ImageScores(name=name, height=hr.shape[0], width=hr.shape[1],
+                               model=score(sr, hr, scale=scale), bicubic=bicubic_scores)
+                   for sr in srs)
+    return EvaluatedImage(hr=hr, lr=lr, bicubic=bicubic, srs=tuple(srs), scores=scores)
 
 
 def _describe(image: np.ndarray) -> str:

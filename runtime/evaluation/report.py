@@ -92,7 +92,7 @@ def format_markdown(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def _scores_dict(scores: Scores) -> dict:
+def scores_to_dict(scores: Scores) -> dict:
     return {"psnr_y": finite_or_none(scores.psnr_y), "ssim_y": scores.ssim_y,
             "psnr_rgb": finite_or_none(scores.psnr_rgb)}
 
@@ -104,10 +104,10 @@ def _json_data(report: EvalReport) -> dict:
         "degradation": report.degradation,
         "protocol": PROTOCOL,
         "images": [{"name": image.name, "width": image.width, "height": image.height,
-                    "model": _scores_dict(image.model), "bicubic": _scores_dict(image.bicubic)}
+                    "model": scores_to_dict(image.model), "bicubic": scores_to_dict(image.bicubic)}
                    for image in report.images],
-        "mean": ({"model": _scores_dict(report.mean_model),
-                  "bicubic": _scores_dict(report.mean_bicubic)} if report.images else None),
+        "mean": ({"model": scores_to_dict(report.mean_model),
+                  "bicubic": scores_to_dict(report.mean_bicubic)} if report.images else None),
         "failed": [{"path": path, "reason": reason} for path, reason in report.failed],
     }
 
