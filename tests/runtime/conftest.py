@@ -35,3 +35,13 @@ def models(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, started once per test session (skipped, with the reason, if absent)."""
+    from tests.browser import start_browser
+
+    started = start_browser()
+    yield started
+    started.close()
