@@ -1,4 +1,5 @@
-"""Time MATLAB-compatible imresize and the PSNR/SSIM metrics on a photo-sized image.
+"""Time MATLAB-compatible imresize, the PSNR/SSIM metrics and the sr-eval --html pictures on a
+photo-sized image.
 
     python benchmarks/eval_bench.py [--width 2000 --height 1500 --repeat 3]
 
@@ -8,11 +9,16 @@ Prints one table row per operation: the best wall time of `--repeat` runs, in mi
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from uprez.runtime.eval_page.writer import ComparisonPage
+from uprez.runtime.evaluation.batch import EvalItem
 from uprez.runtime.evaluation.metrics import psnr_rgb, psnr_y, ssim_y
+from uprez.runtime.evaluation.protocol import EvaluatedImage
 from uprez.runtime.resize import imresize
 
 
@@ -23,6 +29,25 @@ def best_time(function, repeat: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def page_pictures(hr: np.ndarray, lr: np.ndarray, models: int, conditions: int):
+    """What sr-eval --html adds per image: difference maps, crops, PNG files."""
+    rng = np.random.default_rng(1)
+    bicubic = imresize(lr, 4)
+    srs = tuple(np.clip(bicubic.astype(int) + rng.integers(-8, 9, hr.shape), 0, 255)
+                .astype(np.uint8) for _ in range(models))
+    evaluated = [EvaluatedImage(hr=hr, lr=lr, bicubic=bicubic, srs=srs, scores=())
+                 for _ in range(conditions)]
+    item = EvalItem(name="photo.png", hr_path=Path("photo.png"))
+
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as folder, ComparisonPage(
+                Path(folder), scale=4, models=[f"m{i}" for i in range(models)],
+                conditions=[f"c{i}" for i in range(conditions)], pictured={item.name},
+                title="bench") as page:
+            page.add(item, evaluated)
+    return run
 
 
 def main() -> None:
@@ -45,6 +70,8 @@ def main() -> None:
         ("psnr_y", lambda: psnr_y(hr, other, border=4, channel_order="BGR")),
         ("ssim_y", lambda: ssim_y(hr, other, border=4, channel_order="BGR")),
         ("psnr_rgb", lambda: psnr_rgb(hr, other, border=4)),
+        ("--html pictures, 1 model x 2 conditions", page_pictures(hr, lr4, 1, 2)),
+        ("--html pictures, 3 models x 2 conditions", page_pictures(hr, lr4, 3, 2)),
     ]
     print(f"image {args.width}x{args.height}x3, best of {args.repeat}")
     print(f"{'operation':44s} {'ms':>8s}")

@@ -52,9 +52,10 @@ class Browser:
         """Until every <img> with a source has loaded (or failed)."""
         from selenium.webdriver.support.ui import WebDriverWait
 
-        WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(lambda driver: driver.execute_script(
-            "return [...document.images].every(img => !img.getAttribute('src') || "
-            "img.complete)"))
+        script = ("return [...document.images].every(img => !img.getAttribute('src') || "
+                  "img.complete)")
+        WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(
+            lambda driver: driver.execute_script(script))
 
     def screenshot(self) -> np.ndarray:
         """The viewport in device pixels, RGB."""

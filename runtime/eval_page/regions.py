@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FULL_SIZE = 640
-CROP = 256
-MAX_CROPS = 4
+from uprez.runtime.eval_page import CROP, FULL_SIZE, MAX_CROPS
+
 FOCUS = 32
 SERVED = 0.9  # a crop whose hottest spot differs this much of the image's hottest will do
 
@@ -53,22 +52,41 @@ def nearest_upscale(image: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
-def difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a - b| averaged over the channels, float32, HxW (uint8 images of one shape)."""
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).astype(np.float32)
-    return diff.mean(axis=2) if diff.ndim == 3 else diff
+class Differences:
+    """How two views of one image differ: |a - b| averaged over the colour channels, kept as its
+    integral image sampled every `step` pixels (the scale). That is all the means over windows
+    with corners on the step grid need, and every crop and focus window has them there."""
 
+    def __init__(self, a: np.ndarray, b: np.ndarray, step: int):
+        import cv2
 
-def _window_means(diff: np.ndarray, height: int, width: int, step: int) -> np.ndarray:
-    """Mean of `diff` over every height x width window whose top-left corner is on the `step`
-    grid: result[i, j] is the window at (x, y) = (j * step, i * step)."""
-    integral = np.zeros((diff.shape[0] + 1, diff.shape[1] + 1), np.float64)
-    integral[1:, 1:] = diff.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
-    ys = np.arange(0, diff.shape[0] - height + 1, step)
-    xs = np.arange(0, diff.shape[1] - width + 1, step)
-    top, bottom = integral[ys][:, xs], integral[ys + height][:, xs]
-    top_right, bottom_right = integral[ys][:, xs + width], integral[ys + height][:, xs + width]
-    return (bottom_right - bottom - top_right + top) / (height * width)
+        diff = cv2.absdiff(a, b)  # uint8 images of one shape
+        if diff.ndim == 3:
+            total = diff[..., 0].astype(np.uint16)
+            for channel in range(1, diff.shape[2]):
+                total += diff[..., channel]
+            channels = diff.shape[2]
+        else:
+            total, channels = diff, 1
+        self.step = step
+        self.sums = cv2.integral(total, sdepth=cv2.CV_64F)[::step, ::step] / channels
+
+    def window_means(self, height: int, width: int) -> np.ndarray:
+        """Mean over every height x width window (multiples of the step) whose top-left corner
+        is on the grid: result[i, j] is the window at (x, y) = (j * step, i * step)."""
+        h, w = height // self.step, width // self.step
+        rows, cols = self.sums.shape[0] - h, self.sums.shape[1] - w
+        s = self.sums
+        total = s[h:h + rows, w:w + cols] - s[:rows, w:w + cols] - s[h:h + rows, :cols] \
+            + s[:rows, :cols]
+        return total / (height * width)
+
+    def mean(self, region: Region) -> float:
+        s, step = self.sums, self.step
+        top, left = region.y // step, region.x // step
+        bottom, right = top + region.height // step, left + region.width // step
+        total = s[bottom, right] - s[top, right] - s[bottom, left] + s[top, left]
+        return float(total) / (region.width * region.height)
 
 
 def crop_size(height: int, width: int, scale: int) -> tuple[int, int] | None:
@@ -80,7 +98,7 @@ def crop_size(height: int, width: int, scale: int) -> tuple[int, int] | None:
 
 
 def choose_regions(height: int, width: int, scale: int,
-                   differences: Iterator[np.ndarray]) -> list[Region]:
+                   differences: Iterator[Differences]) -> list[Region]:
     """The regions to show: the whole image, or crops from `differences` (maps in priority
     order, made lazily: only while crops remain to be placed).
 
@@ -96,33 +114,40 @@ def choose_regions(height: int, width: int, scale: int,
     chosen: list[Region] = []
     first: np.ndarray | None = None
 
+    def crop_x(col: np.ndarray) -> np.ndarray:  # where a crop centred on a window goes
+        x = np.clip(col * scale + focus // 2 - crop_w // 2, 0, width - crop_w)
+        return x - x % scale
+
+    def crop_y(row: np.ndarray) -> np.ndarray:
+        y = np.clip(row * scale + focus // 2 - crop_h // 2, 0, height - crop_h)
+        return y - y % scale
+
     def centred(windows: np.ndarray) -> Region:
         row, col = np.unravel_index(int(np.argmax(windows)), windows.shape)
-        x = min(max(0, int(col) * scale + focus // 2 - crop_w // 2), width - crop_w)
-        y = min(max(0, int(row) * scale + focus // 2 - crop_h // 2), height - crop_h)
-        return Region(x - x % scale, y - y % scale, crop_w, crop_h)
+        return Region(int(crop_x(np.array(col))), int(crop_y(np.array(row))), crop_w, crop_h)
 
     for diff in differences:
-        windows = _window_means(diff, focus, focus, scale)
+        windows = diff.window_means(focus, focus)
         first = windows if first is None else first
         best = float(windows.max())
         if best <= 0:
             continue  # the two views are identical
-        if any(_inside(windows, region, focus, scale).max(initial=0) >= SERVED * best
+        if any(_inside(windows, region, focus, focus, scale).max(initial=0) >= SERVED * best
                for region in chosen):
             continue
         chosen.append(centred(windows))
         if len(chosen) == MAX_CROPS:
             return chosen
     # room left: more places where the first pair (the page's default comparison) differs,
-    # each at least three quarters of a crop from the others
-    while first is not None and len(chosen) < MAX_CROPS:
-        centres_y = np.arange(first.shape[0]) * scale + focus // 2
-        centres_x = np.arange(first.shape[1]) * scale + focus // 2
+    # each crop sharing at most a quarter of itself with any other
+    if first is None:
+        return chosen
+    xs, ys = crop_x(np.arange(first.shape[1])), crop_y(np.arange(first.shape[0]))
+    while len(chosen) < MAX_CROPS:
         for region in chosen:
-            near_y = np.abs(centres_y - (region.y + crop_h / 2)) < 0.75 * crop_h
-            near_x = np.abs(centres_x - (region.x + crop_w / 2)) < 0.75 * crop_w
-            first[np.ix_(near_y, near_x)] = -1.0
+            shared = np.outer(np.maximum(0, crop_h - np.abs(ys - region.y)),
+                              np.maximum(0, crop_w - np.abs(xs - region.x)))
+            first[shared > crop_h * crop_w / 4] = -1.0
         if first.max() <= 0:
             break  # nowhere else differs
         chosen.append(centred(first))
@@ -133,12 +158,14 @@ def _focus_size(scale: int) -> int:
     return max(scale, FOCUS - FOCUS % scale)
 
 
-def _inside(windows: np.ndarray, region: Region, focus: int, scale: int) -> np.ndarray:
-    """The entries of a `_window_means` grid whose windows lie inside `region`."""
-    top, left = -(-region.y // scale), -(-region.x // scale)
-    bottom = (region.y + region.height - focus) // scale
-    right = (region.x + region.width - focus) // scale
-    return windows[top:bottom + 1, left:right + 1]
+def _inside(windows: np.ndarray, region: Region, height: int, width: int,
+            scale: int) -> np.ndarray:
+    """The entries of a `window_means(height, width)` grid whose windows lie inside `region`
+    (whose corners are on the grid)."""
+    top, left = region.y // scale, region.x // scale
+    rows = (region.height - height) // scale + 1
+    cols = (region.width - width) // scale + 1
+    return windows[top:top + rows, left:left + cols]
 
 
 @dataclass(frozen=True)
@@ -150,14 +177,13 @@ class PairStats:
     focus: tuple[tuple[int, int], ...]
 
 
-def pair_stats(diff: np.ndarray, regions: Sequence[Region], scale: int) -> PairStats:
+def pair_stats(diff: Differences, regions: Sequence[Region], scale: int) -> PairStats:
     means, focus = [], []
     for region in regions:
-        part = diff[region.y:region.y + region.height, region.x:region.x + region.width]
-        means.append(round(float(part.mean()), 3))
+        means.append(round(diff.mean(region), 3))
         size_h = min(_focus_size(scale), region.height)
         size_w = min(_focus_size(scale), region.width)
-        windows = _window_means(part, size_h, size_w, scale)
+        windows = _inside(diff.window_means(size_h, size_w), region, size_h, size_w, scale)
         row, col = np.unravel_index(int(np.argmax(windows)), windows.shape)
         focus.append((region.x + int(col) * scale + size_w // 2,
                       region.y + int(row) * scale + size_h // 2))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime.eval_page import DEFAULT_MAX_IMAGES
+from uprez.runtime.eval_page import CROP, DEFAULT_MAX_IMAGES, FULL_SIZE, MAX_CROPS
 from uprez.runtime.options import DeviceType, TileType
 
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
@@ -52,7 +52,9 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
               help="Also write a comparison page, DIR/index.html with the image files it "
                    "shows: a before/after slider between LR, bicubic, each model and HR, "
                    "pixel-exact zoom, the scores sortable. It needs no server or network: "
-                   "open it from disk, or zip the folder and send it.")
+                   "open it from disk, or zip the folder and send it. HR images over "
+                   f"{FULL_SIZE} px are shown as up to {MAX_CROPS} crops of {CROP} px where "
+                   "the results differ most.")
 @click.option("--html-images", type=click.IntRange(min=1), default=DEFAULT_MAX_IMAGES,
               show_default=True, metavar="N",
               help="Pictures on the page for at most N images, spread evenly over them (for "
@@ -84,8 +86,7 @@ def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
 
     --html DIR shows, per image, any two of LR (nearest-upscaled), bicubic, each model and HR
     under a split line or side by side, zoomed without smoothing and panned together, with
-    the crop where the two differ most first. HR images over 640 px are shown as up to 4
-    crops of 256 px where the results differ most. Keys: left/right images, S swaps sides.
+    the crop where the two differ most first. Keys: left/right images, S swaps sides.
     """
     from uprez.runtime.base import console
     from uprez.runtime.base.imageio import FORMATS

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from uprez.runtime.eval_page import CROP, MAX_CROPS
 from uprez.runtime.eval_page.regions import (
-    CROP,
-    MAX_CROPS,
+    Differences,
     choose_regions,
     pair_priority,
     pair_stats,
@@ -65,15 +65,21 @@ def sr_eval(data: Path, model: Path, *args: str):
 # --- where to look ---------------------------------------------------------------------------
 
 
+def differing(image: np.ndarray, scale: int) -> Differences:
+    """The differences of `image` from black: the image itself (colour: averaged)."""
+    return Differences(np.zeros_like(image), image, scale)
+
+
 def test_large_images_get_crops_at_each_pairs_hot_spot_on_the_scale_grid():
     height, width, scale = 300, 1000, 4
-    hot_a = np.zeros((height, width), np.float32)
-    hot_a[100:132, 700:732] = 50
-    hot_b = np.zeros((height, width), np.float32)
+    hot_a = np.zeros((height, width, 3), np.uint8)
+    hot_a[100:132, 700:732] = (20, 50, 80)  # 50 on average over the channels
+    hot_b = np.zeros((height, width), np.uint8)
     hot_b[200:232, 40:72] = 30
-    served = np.zeros((height, width), np.float32)
+    served = np.zeros((height, width), np.uint8)
     served[110:130, 705:725] = 90  # inside the first crop: no crop of its own
-    regions = choose_regions(height, width, scale, iter([hot_a, served, hot_b]))
+    maps = [differing(image, scale) for image in (hot_a, served, hot_b)]
+    regions = choose_regions(height, width, scale, iter(maps))
     size = CROP - CROP % scale
     assert len(regions) == 2  # the maps' hot spots; the rest of the image never differs
     first, second = regions
@@ -84,7 +90,7 @@ def test_large_images_get_crops_at_each_pairs_hot_spot_on_the_scale_grid():
         assert (region.width, region.height) == (size, size)
         assert region.x + region.width <= width and region.y + region.height <= height
 
-    stats = pair_stats(hot_a, regions, scale)
+    stats = pair_stats(maps[0], regions, scale)
     assert stats.means[0] == pytest.approx(50 * 32 * 32 / size**2, abs=1e-3)
     assert stats.means[1] == 0
     assert stats.focus[0] == (716, 116)  # the centre of the hot block
@@ -92,8 +98,8 @@ def test_large_images_get_crops_at_each_pairs_hot_spot_on_the_scale_grid():
 
 def test_crops_left_over_go_where_the_first_pair_differs_apart_from_each_other():
     rng = np.random.default_rng(0)
-    everywhere = rng.uniform(0, 10, (400, 2000)).astype(np.float32)
-    regions = choose_regions(400, 2000, 2, iter([everywhere]))
+    everywhere = rng.integers(1, 10, (400, 2000), dtype=np.uint8)
+    regions = choose_regions(400, 2000, 2, iter([differing(everywhere, 2)]))
     assert len(regions) == MAX_CROPS
     for i, a in enumerate(regions):
         for b in regions[i + 1:]:

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from uprez.runtime.eval_cli import main
-from uprez.runtime.evaluation import make_lr
+from uprez.runtime.eval_page import CROP
+from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.protocol import make_lr
 
 pytest.importorskip("onnx")
 
@@ -349,7 +350,7 @@ def test_large_images_show_crops_with_the_largest_difference_first(browser, crop
     crops = browser.js("return JSON.parse(document.getElementById('uprez-data').textContent)"
                        ".images[0].pictures.regions.map(r => r.rect)")
     assert 2 <= len(crops) <= 4
-    assert all(w == 256 and h == 200 and x % SCALE == 0 for x, _, w, h in crops)
+    assert all(w == CROP and h == 200 and x % SCALE == 0 for x, _, w, h in crops)
     first = browser.driver.find_elements(By.CSS_SELECTOR, "#crop-list button")[0]
     assert first.get_attribute("aria-current") == "true"
     x, y, w, h = crops[int(first.get_attribute("data-region"))]
