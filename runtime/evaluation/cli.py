@@ -21,7 +21,8 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
                    "same LR images. Default: the model shipped for --scale.")
 @click.option("--data", "-d", "data_dir", type=_DIR,
               help="Folder of HR images; each LR image is made from its HR image with MATLAB "
-                   "bicubic downscaling.")
+                   "bicubic downscaling. Video frames from sr-run --frames-dir DIR are in "
+                   "DIR/<video name>/.")
 @click.option("--hr", "hr_dir", type=_DIR, help="Folder of HR images of pre-made pairs "
               "(with --lr).")
 @click.option("--lr", "lr_dir", type=_DIR,
@@ -31,7 +32,8 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
               help="Upscaling factor; must be the model's. Also the border cropped before "
                    "scoring.")
 @click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the model's SR images here as PNG.")
+              help="Write the model's SR images here as PNG (a subfolder per model when "
+                   "there are several).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--markdown", "as_markdown", is_flag=True,
               help="Print the results as a Markdown table on stdout.")
@@ -64,7 +66,7 @@ def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
          lr_dir: Path | None, scale: int, save_dir: Path | None, as_json: bool,
          as_markdown: bool, device: str, tile: int | str, degrade_specs: tuple[str, ...],
          seed: int, html_dir: Path | None, html_images: int, quiet: bool) -> None:
-    """Score a super-resolution model with PSNR and SSIM, beside bicubic upscaling.
+    """Score super-resolution models with PSNR and SSIM, beside bicubic upscaling.
 
     Follows the papers' protocol (SRCNN, EDSR, SRGAN, BasicSR): each HR image is cropped to a
     multiple of the scale, downscaled with MATLAB's antialiased bicubic imresize, upscaled by
