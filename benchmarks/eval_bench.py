@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from uprez.runtime.eval_page.writer import ComparisonPage
 from uprez.runtime.evaluation.batch import EvalItem
 from uprez.runtime.evaluation.metrics import psnr_rgb, psnr_y, ssim_y
+from uprez.runtime.evaluation.page.writer import ComparisonPage
 from uprez.runtime.evaluation.protocol import EvaluatedImage
 from uprez.runtime.resize import imresize
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from uprez.runtime.eval_page import CROP, DEFAULT_MAX_IMAGES, FULL_SIZE, MAX_CROPS
+from uprez.runtime.evaluation.page import CROP, DEFAULT_MAX_IMAGES, FULL_SIZE, MAX_CROPS
 from uprez.runtime.options import DeviceType, TileType
 
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
@@ -112,7 +112,7 @@ def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
         raise click.BadParameter("the SR images would overwrite the inputs; choose another "
                                  "folder", param_hint="--save-dir")
     if html_dir is not None:
-        from uprez.runtime.eval_page.writer import PageError, check_folder
+        from uprez.runtime.evaluation.page.writer import PageError, check_folder
 
         try:
             check_folder(html_dir, inputs)
@@ -194,8 +194,8 @@ def _check_distinct(model_paths: list[Path]) -> None:
 
 def _comparison_page(folder: Path, items, model_paths: list[Path], degradations, *,
                      scale: int, source: Path, limit: int):
-    from uprez.runtime.eval_compare import model_labels
-    from uprez.runtime.eval_page.writer import ComparisonPage, pictured
+    from uprez.runtime.evaluation.compare import model_labels
+    from uprez.runtime.evaluation.page.writer import ComparisonPage, pictured
 
     labels = model_labels(model_paths)
     name = source.resolve().name or str(source)
@@ -230,8 +230,8 @@ def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
     from uprez.runtime.base import console, interrupts
     from uprez.runtime.base.imageio import read_image
     from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_SOME_FAILED
-    from uprez.runtime.eval_compare import model_labels
     from uprez.runtime.evaluation.batch import evaluate_models
+    from uprez.runtime.evaluation.compare import model_labels
     from uprez.runtime.evaluation.protocol import ModelOutputError
     from uprez.runtime.evaluation.report import EvalReport
 
@@ -300,7 +300,7 @@ def _print_one_model(reports, seed: int, *, as_json: bool, as_markdown: bool) ->
 def _print_models(reports, labels: list[str], seed: int, *, as_json: bool,
                   as_markdown: bool) -> None:
     from uprez.runtime.base import console
-    from uprez.runtime.eval_compare import format_markdown, format_text, to_json
+    from uprez.runtime.evaluation.compare import format_markdown, format_text, to_json
 
     if as_json:
         console.result(to_json(reports, labels, seed))

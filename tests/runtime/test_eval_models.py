@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from uprez.runtime.eval_compare import model_labels
 from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.compare import model_labels
 
 pytest.importorskip("onnx")
 

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from uprez.runtime.eval_page import CROP, MAX_CROPS
-from uprez.runtime.eval_page.regions import (
+from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.page import CROP, MAX_CROPS
+from uprez.runtime.evaluation.page.regions import (
     Differences,
     choose_regions,
     pair_priority,
     pair_stats,
 )
-from uprez.runtime.eval_page.writer import pictured
-from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.page.writer import pictured
 
 pytest.importorskip("onnx")
 

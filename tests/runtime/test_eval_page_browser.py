@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from uprez.runtime.eval_page import CROP
 from uprez.runtime.evaluation.cli import main
+from uprez.runtime.evaluation.page import CROP
 from uprez.runtime.evaluation.protocol import make_lr
 
 pytest.importorskip("onnx")

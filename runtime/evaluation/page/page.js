@@ -1,6 +1,6 @@
 "use strict";
 // The sr-eval comparison page. Everything it shows is in the JSON of #uprez-data (written by
-// uprez.runtime.eval_page.writer); the images are files beside this page.
+// uprez.runtime.evaluation.page.writer); the images are files beside this page.
 //
 // The view state is one zoom and one centre shared by both sides, so the two compared views
 // always show the same pixels: stacked under a split line ("slider") or side by side. Zoom is

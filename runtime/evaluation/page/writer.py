@@ -25,8 +25,8 @@ import numpy as np
 
 from uprez.runtime.base import atomic, console
 from uprez.runtime.base.imageio import ImageWriteError, write_bytes_atomic
-from uprez.runtime.eval_page import CROP, FULL_SIZE, MAX_CROPS
-from uprez.runtime.eval_page.regions import (
+from uprez.runtime.evaluation.page import CROP, FULL_SIZE, MAX_CROPS
+from uprez.runtime.evaluation.page.regions import (
     Differences,
     Region,
     choose_regions,
@@ -248,7 +248,7 @@ class ComparisonPage:
         }
 
     def render(self, reports, failed: Sequence[tuple[str, str]]) -> str:
-        assets = resources.files("uprez.runtime.eval_page")
+        assets = resources.files("uprez.runtime.evaluation.page")
         template = assets.joinpath("page.html").read_text(encoding="utf-8")
         data = json.dumps(self.data(reports, failed), separators=(",", ":"), allow_nan=False)
         # inside <script>, "</script" or "<!--" would change how HTML reads the element; "<"

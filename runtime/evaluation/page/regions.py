@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime.eval_page import CROP, FULL_SIZE, MAX_CROPS
+from uprez.runtime.evaluation.page import CROP, FULL_SIZE, MAX_CROPS
 
 FOCUS = 32
 SERVED = 0.9  # a crop whose hottest spot differs this much of the image's hottest will do
