@@ -37,8 +37,10 @@ class AutoUpscaler:
             raise ValueError(f"{choice.name}: its models differ in scale")
         self.scale = self.clean.scale
         self.provider = self.clean.provider
-        self.fallback_reason = self.clean.fallback_reason
+        self.precision = self.clean.precision
+        self.notice = self.clean.notice
         self.batch = self.clean.batch
+        self.parallel_images = self.clean.parallel_images
         self._lock = threading.Lock()
         self._used: Counter[str] = Counter()
 
@@ -61,6 +63,9 @@ class AutoUpscaler:
         return (f"{self.choice.name}: {self.real.describe()} for inputs with JPEG damage, "
                 f"{self.clean.info.name or self.clean.model_path.stem} for clean ones")
 
+    def label(self) -> str:
+        return self.clean.label()
+
     def usage(self) -> str:
         """How many images each model upscaled so far, e.g. '2 by uprez-real-x4, 1 by ...'."""
         with self._lock:
@@ -77,7 +82,7 @@ def open_upscaler(model=None, *, scale: int | None = None, **options):
     if choice is None:
         return Upscaler(model, scale=scale, **options)
     if scale is not None and scale != choice.scale:
-        from uprez.runtime.session import ModelError
+        from uprez.runtime.backends import ModelError
 
         raise ModelError(f"{choice.name} is a x{choice.scale} model, not x{scale}")
     return AutoUpscaler(choice, **options)

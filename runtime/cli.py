@@ -12,7 +12,16 @@ from pathlib import Path
 import click
 
 from uprez.runtime.base import console
-from uprez.runtime.options import ALPHA_MODES, OUTPUT_FORMATS, DeviceType, TileType
+from uprez.runtime.options import (
+    ALPHA_MODES,
+    DEVICE_HELP,
+    OUTPUT_FORMATS,
+    PRECISION_HELP,
+    PRECISIONS,
+    BatchType,
+    DeviceType,
+    TileType,
+)
 from uprez.runtime.video.codecs import CODECS
 
 
@@ -41,10 +50,13 @@ from uprez.runtime.video.codecs import CODECS
 @click.option("--tile-pad", type=click.IntRange(min=0),
               help="Context pixels on each side of a tile. Default: the model's receptive field "
                    "(from its metadata, at most 32), else 16.")
-@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Tiles per inference call; for video also the frames taken at a time.")
+@click.option("--batch", type=BatchType(), default="auto", show_default=True,
+              help="Tiles per inference call; for video also the frames taken at a time. "
+                   "auto: 4 on a CPU, as many as half the free memory holds on a GPU.")
 @click.option("--device", type=DeviceType(), default="auto", show_default=True,
-              help="auto uses CUDA when it can load, else CPU (and says why).")
+              help=DEVICE_HELP)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help=PRECISION_HELP)
 @click.option("-r", "--recursive", is_flag=True, help="Also take images and videos in subfolders.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="auto",
               show_default=True,
@@ -85,7 +97,7 @@ from uprez.runtime.video.codecs import CODECS
               callback=lambda ctx, _, value: _list_models(ctx) if value else None,
               help="List the shipped models (name, scale, size, speed, purpose) and exit.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
-         recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
+         precision, recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
          frames_dir, deinterlace, resume, quiet) -> None:
     """Upscale images and videos with a super-resolution ONNX model, without PyTorch.
 
@@ -117,7 +129,7 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
         [*inputs, *more_inputs], output=output, recursive=recursive, fmt=fmt, suffix=suffix,
         frames_dir=frames_dir,
         model=ModelSettings(path=model, scale=int(scale) if scale else None, device=device,
-                            tile=tile, tile_pad=tile_pad, batch=batch),
+                            precision=precision, tile=tile, tile_pad=tile_pad, batch=batch),
         image_options=RunOptions(outscale=outscale, alpha=alpha, quality=quality,
                                  overwrite=overwrite),
         video_options=VideoOptions(

@@ -1,4 +1,4 @@
-"""Open an ONNX super-resolution model: session, metadata, and a probe run that checks it."""
+"""Open an ONNX super-resolution model: metadata, engines, and a probe run that checks it."""
 
 from __future__ import annotations
 
@@ -9,65 +9,77 @@ from pathlib import Path
 
 import numpy as np
 
+from uprez.runtime.backends import Engine, ModelError, open_engines
 from uprez.runtime.base import console
 from uprez.runtime.metadata import MetadataError, ModelInfo
-from uprez.runtime.session import ModelError, load_session
+from uprez.runtime.onnx_file import NotProtobuf, read_metadata_props
 
 
 @dataclass(frozen=True)
 class LoadedModel:
     path: Path
-    session: object  # onnxruntime.InferenceSession; run() is safe to call from several threads
-    provider: str
-    device_id: int
-    fallback_reason: str | None
+    engines: tuple[Engine, ...]  # one per device; run() is safe to call from several threads
+    notice: str | None  # one line for the user about the device choice, else None
     info: ModelInfo  # scale always filled in (metadata, else the probe)
-    input_name: str
-    input_dtype: type
-    fixed_batch: int | None  # a model exported with a static batch size
-    fixed_size: tuple[int, int] | None  # a model exported with a static H x W
+
+    @property
+    def engine(self) -> Engine:
+        return self.engines[0]
+
+    @property
+    def fixed_batch(self) -> int | None:  # a model exported with a static batch size
+        return self.engine.signature.fixed_batch
+
+    @property
+    def fixed_size(self) -> tuple[int, int] | None:  # a model exported with a static H x W
+        return self.engine.signature.fixed_size
 
 
-def load_model(path: str | os.PathLike, device: str = "auto") -> LoadedModel:
-    """Load and probe; raises ModelError (one line) for anything that is not a usable SR model."""
+def load_model(path: str | os.PathLike, device: str = "auto",
+               precision: str = "auto") -> LoadedModel:
+    """Load and probe; raises ModelError (one line) for anything that is not a usable SR model,
+    DeviceError for a device or precision that cannot run here."""
     path = Path(path)
     if path.is_dir():
         raise ModelError(f"model path is a folder, not an .onnx file: {path}")
-    loaded = load_session(path, device)
-    session = loaded.session
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
     try:
-        info = ModelInfo.from_props(session.get_modelmeta().custom_metadata_map)
+        info = ModelInfo.from_props(read_metadata_props(path))
+    except NotProtobuf:
+        raise ModelError(f"cannot load model {path}: not an ONNX model (protobuf parsing "
+                         "failed)") from None
     except MetadataError as exc:
         raise ModelError(f"{path}: {exc}") from None
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or len(outputs) < 1 or len(inputs[0].shape) != 4:
+    except OSError as exc:
+        raise ModelError(f"cannot read model {path}: {exc.strerror or exc}") from None
+    opened = open_engines(path, device, precision, info)
+    signature = opened.engines[0].signature
+    if signature.inputs != 1 or signature.outputs < 1 or len(signature.input_shape) != 4:
         raise ModelError(f"{path} is not an image model: it must take one NCHW image tensor")
-    shape = inputs[0].shape
-    if isinstance(shape[1], int) and shape[1] != 3:
-        raise ModelError(f"{path} takes {shape[1]}-channel input; uprez runs 3-channel models")
-    dtype = {"tensor(float)": np.float32, "tensor(float16)": np.float16}.get(inputs[0].type)
-    if dtype is None:
-        raise ModelError(f"{path} takes {inputs[0].type} input; uprez runs float models")
-    fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-    static_hw = all(isinstance(d, int) and d > 0 for d in shape[2:])
-    fixed_size = (shape[2], shape[3]) if static_hw else None
-    probed = _probe_scale(session, inputs[0].name, dtype, info, fixed_size, fixed_batch, path)
+    channels = signature.input_shape[1]
+    if channels is not None and channels != 3:
+        raise ModelError(f"{path} takes {channels}-channel input; uprez runs 3-channel models")
+    if signature.input_dtype is None:
+        raise ModelError(f"{path} takes {signature.input_type} input; uprez runs float models")
+    probed = 0
+    for engine in opened.engines:  # every device must run it
+        probed = _probe_scale(engine, info, path)
     if info.scale is not None and info.scale != probed:
         raise ModelError(f"{path}: metadata says x{info.scale} but the model outputs x{probed}")
     info = dataclasses.replace(info, scale=probed)
-    return LoadedModel(path, session, loaded.provider, loaded.device_id, loaded.fallback_reason,
-                       info, inputs[0].name, dtype, fixed_batch, fixed_size)
+    return LoadedModel(path, opened.engines, opened.notice, info)
 
 
-def _probe_scale(session, input_name: str, dtype, info: ModelInfo, fixed_size, fixed_batch,
-                 path: Path) -> int:
+def _probe_scale(engine: Engine, info: ModelInfo, path: Path) -> int:
     """Run the model once on a small input: proves it runs, and measures its scale."""
     multiple = info.size_multiple
     side = -(-max(16, multiple) // multiple) * multiple
-    height, width = fixed_size or (side, side)
-    probe = np.full((fixed_batch or 1, 3, height, width), 0.5, dtype)
+    signature = engine.signature
+    height, width = signature.fixed_size or (side, side)
+    probe = np.full((signature.fixed_batch or 1, 3, height, width), 0.5, signature.input_dtype)
     try:
-        out = session.run(None, {input_name: probe})[0]
+        out = engine.probe(probe)
     except Exception as exc:
         raise ModelError(f"{path}: the model failed on a {height}x{width} test input: "
                          f"{console.first_line(exc)}") from None

@@ -12,6 +12,13 @@ import click
 
 OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")  # --format; auto keeps each input's format
 ALPHA_MODES = ("model", "bicubic")  # --alpha: how transparency is upscaled
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # --precision (backends/precision.py decides)
+DEVICE_HELP = ("auto: CUDA on an NVIDIA GPU, else OpenVINO when installed (uprez[openvino]), "
+               "else onnxruntime's CPU provider. cuda:0,1 or cuda:all spread the work over "
+               "several GPUs.")
+PRECISION_HELP = ("auto: fp16 on CUDA/TensorRT, bf16 with OpenVINO where the CPU has it, when "
+                  "the model's metadata allows reduced precision; fp32 otherwise. fp32 forces "
+                  "full precision.")
 
 
 class TileType(click.ParamType):
@@ -31,16 +38,32 @@ class TileType(click.ParamType):
         return tile
 
 
-class DeviceType(click.ParamType):
-    """--device: what uprez.runtime.session.parse_device accepts."""
+class BatchType(click.ParamType):
+    """--batch: "auto" (4 on a CPU, from free memory on a GPU), or windows per call."""
 
-    name = "auto|cpu|cuda[:N]|tensorrt"
+    name = "auto|N"
 
     def convert(self, value, param, ctx):
-        from uprez.runtime.session import parse_device
+        if isinstance(value, int) or str(value).strip().lower() == "auto":
+            return value if isinstance(value, int) else "auto"
+        try:
+            batch = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not 'auto' or a whole number", param, ctx)
+        if batch < 1:
+            self.fail("must be 'auto' or at least 1", param, ctx)
+        return batch
+
+
+class DeviceType(click.ParamType):
+    """--device: what uprez.runtime.backends.devices.parse_device accepts."""
+
+    name = "auto|cpu|openvino|cuda[:N,M|:all]|tensorrt"
+
+    def convert(self, value, param, ctx):
+        from uprez.runtime.backends.devices import parse_device
 
         try:
-            parse_device(str(value))
+            return parse_device(str(value)).text
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
-        return str(value).strip().lower()

@@ -33,16 +33,18 @@ class ModelSettings:
     path: Path | None = None  # a file or a shipped model's name; None: the default for `scale`
     scale: int | None = None
     device: str = "auto"
+    precision: str = "auto"
     tile: int | str = "auto"  # as given: "auto" is resolved from the free memory at load time
     tile_pad: int | None = None
-    batch: int = 4
+    batch: int | str = "auto"
 
     def load(self):
         """An Upscaler, or for the shipped auto default an AutoUpscaler (runtime/auto.py)."""
         from uprez.runtime.auto import open_upscaler
 
-        return open_upscaler(self.path, scale=self.scale, device=self.device, tile=self.tile,
-                             tile_pad=self.tile_pad, batch=self.batch)
+        return open_upscaler(self.path, scale=self.scale, device=self.device,
+                             precision=self.precision, tile=self.tile, tile_pad=self.tile_pad,
+                             batch=self.batch)
 
 
 @dataclass(frozen=True)

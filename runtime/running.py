@@ -3,19 +3,17 @@ videos one by one, and report: one summary line, each failure named, the exit co
 
 from __future__ import annotations
 
-import click
-
+from uprez.runtime.backends import DeviceError, ModelError
 from uprez.runtime.base import console, interrupts
 from uprez.runtime.base.report import EXIT_INTERRUPTED, BatchReport, UsageProblem
 from uprez.runtime.pipeline import run_jobs
 from uprez.runtime.planning import RunPlan
-from uprez.runtime.session import DeviceError, ModelError
 
 
 def run_plan(plan: RunPlan) -> int:
     """Do everything the plan says; the exit code (0, 1 some failed, 130 interrupted).
-    A model that cannot be loaded is a UsageProblem, a device that cannot run it a
-    ClickException."""
+    A model that cannot be loaded, or a device or precision that cannot run it, is a
+    UsageProblem (exit 2)."""
     upscaler = _load_upscaler(plan)
     report = BatchReport()
     stats = video_stats = None
@@ -34,11 +32,11 @@ def run_plan(plan: RunPlan) -> int:
         return EXIT_INTERRUPTED
     parts = []
     if stats is not None and stats.images:
-        parts.append(stats.summary(upscaler.provider))
+        parts.append(stats.summary(upscaler.label()))
         if hasattr(upscaler, "usage"):  # the default model picked per image
             parts.append(upscaler.usage())
     if video_stats is not None and video_stats.videos:
-        parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.provider}"))
+        parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.label()}"))
     console.result("; ".join(parts or ["nothing upscaled"]) + f"; {report.summary()}")
     for path, reason in report.failed:
         console.error(f"failed: {path}: {reason}")
@@ -48,12 +46,10 @@ def run_plan(plan: RunPlan) -> int:
 def _load_upscaler(plan: RunPlan):
     try:
         upscaler = plan.model.load()
-    except ModelError as exc:
+    except (ModelError, DeviceError) as exc:
         raise UsageProblem(str(exc)) from None
-    except DeviceError as exc:
-        raise click.ClickException(str(exc)) from None
-    if upscaler.fallback_reason:
-        console.info(f"running on CPU: GPU unavailable ({upscaler.fallback_reason})")
+    if upscaler.notice:
+        console.warn(upscaler.notice)
     counts = [_count(len(plan.images), "image"), _count(len(plan.videos), "video")]
     console.info(f"{' and '.join(c for c in counts if c)} with {upscaler.describe()}")
     return upscaler

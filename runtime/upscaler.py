@@ -1,25 +1,28 @@
-"""`Upscaler`: the library object behind `sr-run`. Thread-safe: one session, no per-call state."""
+"""`Upscaler`: the library object behind `sr-run`. Thread-safe: engines, no per-call state."""
 
 from __future__ import annotations
 
 import os
+import queue
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from uprez.runtime.alpha import bleed_colour
-from uprez.runtime.memory import free_memory
+from uprez.runtime.backends import Engine, ModelError
 from uprez.runtime.metadata import ModelInfo
 from uprez.runtime.model import load_model
 from uprez.runtime.models import DefaultModelMissing, default_model_path, resolve_model
 from uprez.runtime.options import ALPHA_MODES
 from uprez.runtime.resize import resize_to_outscale
-from uprez.runtime.session import CPU, TENSORRT, ModelError
 from uprez.runtime.tiling import Assembler, plan_tiles
 
 CPU_TILES = (512, 384, 256, 192, 128, 96, 64)
 GPU_TILES = (1024, 768, 512, 384, 256, 192, 128, 64)
+CPU_BATCH = 4  # --batch auto on the CPU; on a GPU the largest of GPU_BATCHES that fits
+GPU_BATCHES = (16, 8, 4, 2, 1)
 MAX_DEFAULT_PAD = 32  # context beyond this costs more than the blend ramp it saves
 UNKNOWN_FIELD_PAD = 16  # pad when the metadata does not give a receptive field
 
@@ -30,21 +33,27 @@ class Upscaler:
     """Upscale images (OpenCV layout, uint8/uint16) with an ONNX model, tile by tile."""
 
     def __init__(self, model: str | os.PathLike | None = None, *, scale: int | None = None,
-                 device: str = "auto", tile: int | str = "auto", tile_pad: int | None = None,
-                 batch: int = 4):
+                 device: str = "auto", precision: str = "auto", tile: int | str = "auto",
+                 tile_pad: int | None = None, batch: int | str = "auto"):
         if model is None:
             try:
                 model = default_model_path(scale or 4)
             except DefaultModelMissing as exc:
                 raise ModelError(str(exc)) from None
-        self._model = load_model(resolve_model(model), device)
+        self._model = load_model(resolve_model(model), device, precision)
         self.info: ModelInfo = self._model.info
         self.scale: int = self.info.scale
         if scale is not None and scale != self.scale:
             raise ModelError(f"{self._model.path} is a x{self.scale} model, not x{scale}")
-        self.provider: str = self._model.provider
-        self.fallback_reason: str | None = self._model.fallback_reason
-        self.batch: int = self._model.fixed_batch or max(1, int(batch))
+        engine = self._model.engine
+        self.provider: str = engine.provider
+        self.precision: str = engine.precision
+        self.notice: str | None = self._model.notice  # one line about the device choice
+        self._pool = _EnginePool(self._model.engines)
+        self.parallel_images: int = len(self._model.engines)  # images worth running at once
+        if batch != "auto" and int(batch) < 1:
+            raise ValueError(f"batch must be auto or >= 1, not {batch}")
+        self.batch: int = self._model.fixed_batch or (CPU_BATCH if batch == "auto" else int(batch))
         field = self.info.receptive_field
         if tile_pad is None:
             tile_pad = min(field, MAX_DEFAULT_PAD) if field is not None else UNKNOWN_FIELD_PAD
@@ -58,11 +67,13 @@ class Upscaler:
         self._trusted = field if exact else self.tile_pad
         self._blend = 0 if exact else 2 * self.tile_pad  # ramps as wide as the pad (measured)
         self.tile: int = self._resolve_tile(tile)
+        if batch == "auto" and engine.on_gpu and not self._model.fixed_batch:
+            self.batch = self._batch_for_memory()
         if self.tile > 0:  # a small tile would otherwise be mostly overlap
             self._blend = min(self._blend, self.tile // 4)
         # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
         # input shape, so there every image keeps the full tile shape.
-        self._balance = self.provider != TENSORRT and not self._model.fixed_size
+        self._balance = not engine.fixed_shapes and not self._model.fixed_size
 
     @property
     def model_path(self):
@@ -71,7 +82,15 @@ class Upscaler:
     def describe(self) -> str:
         name = self.info.name or self._model.path.name
         tile = "whole image" if self.tile == 0 else f"tile {self.tile}, pad {self.tile_pad}"
-        return f"{name} x{self.scale} on {self.provider} ({tile}, batch {self.batch})"
+        engines = self._model.engines
+        where = self.label()
+        if len(engines) > 1:
+            where += f" on {len(engines)} GPUs ({', '.join(str(e.device_id) for e in engines)})"
+        return f"{name} x{self.scale} on {where} ({tile}, batch {self.batch})"
+
+    def label(self) -> str:
+        """Provider and precision, e.g. 'OpenVINO CPU bf16'."""
+        return self._model.engine.label()
 
     def upscale(self, image: np.ndarray, *, outscale: float | None = None, alpha: str = "model",
                 progress: Progress | None = None) -> np.ndarray:
@@ -135,16 +154,19 @@ class Upscaler:
         total, done = sum(len(g) for g in groups), 0
 
         def infer(group):
-            return self._infer(self._gather(group, padded, plans, plans[group[0][0]].window_shape))
+            return self._pool.run(self._gather(group, padded, plans,
+                                               plans[group[0][0]].window_shape))
 
-        # The next batch runs while this one is stitched: onnxruntime releases the GIL, so the
-        # device (or the other cores) never waits for numpy.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="uprez-infer") as pool:
-            pending = pool.submit(infer, groups[0])
+        # The next batches run while this one is stitched: the engines release the GIL, so the
+        # devices (or the other cores) never wait for numpy. One batch in flight per engine
+        # lane; with several GPUs the batches go to whichever engine is free.
+        lanes = min(self._pool.lanes, len(groups))
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="uprez-infer") as pool:
+            pending = deque(pool.submit(infer, group) for group in groups[:lanes])
             for i, group in enumerate(groups):
-                batch_out = pending.result()
-                if i + 1 < len(groups):
-                    pending = pool.submit(infer, groups[i + 1])
+                batch_out = pending.popleft().result()
+                if i + lanes < len(groups):
+                    pending.append(pool.submit(infer, groups[i + lanes]))
                 for b, (k, r, c) in enumerate(group):
                     assemblers[k].add(r, c, batch_out[b])
                 done += len(group)
@@ -157,7 +179,7 @@ class Upscaler:
         """The windows of a group as one NCHW batch in the model's order and value range."""
         height, width = shape
         size = len(group)
-        if self._model.fixed_batch or self.provider == TENSORRT:
+        if self._model.fixed_batch or self._model.engine.fixed_shapes:
             size = self.batch  # a fixed batch shape keeps TensorRT from building new engines
         batch = np.zeros((size, 3, height, width), np.float32)
         rgb = self.info.channel_order == "RGB"
@@ -170,10 +192,7 @@ class Upscaler:
         batch *= (hi - lo) / maxval
         if lo:
             batch += lo
-        return batch.astype(self._model.input_dtype, copy=False)
-
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        return self._model.session.run(None, {self._model.input_name: batch})[0]
+        return batch.astype(self._model.engine.signature.input_dtype, copy=False)
 
     def _pad_for_model(self, frame: np.ndarray) -> np.ndarray:
         """Reflect-pad bottom/right to the model's size multiple (and static size, if any)."""
@@ -201,18 +220,36 @@ class Upscaler:
             if tile < 0:
                 raise ValueError(f"tile must be auto or >= 0, not {tile}")
             return tile
-        candidates = CPU_TILES if self.provider == CPU else GPU_TILES
+        on_gpu = self._model.engine.on_gpu
+        candidates = GPU_TILES if on_gpu else CPU_TILES
         if self.info.tile_hint > 0:
             candidates = (self.info.tile_hint, *(t for t in candidates if t < self.info.tile_hint))
-        free = free_memory(self.provider, self._model.device_id)
-        if free is None:
+        budget = self._memory_budget()
+        if budget is None:
             return candidates[len(candidates) // 2]
-        budget = free * (0.25 if self.provider == CPU else 0.5)
-        per_pixel = self._bytes_per_input_pixel()
+        batch = 1 if on_gpu else self.batch  # a GPU's batch is sized after its tile
         for tile_size in candidates:
-            if self.batch * (tile_size + 2 * self.tile_pad) ** 2 * per_pixel <= budget:
+            if batch * self._window_bytes(tile_size) <= budget:
                 return tile_size
         return candidates[-1]
+
+    def _batch_for_memory(self) -> int:
+        """--batch auto on a GPU: the most windows per call that fit half its free memory."""
+        budget = self._memory_budget()
+        if budget is None:
+            return CPU_BATCH
+        window = self._window_bytes(self.tile or 1024)
+        return next((b for b in GPU_BATCHES if b * window <= budget), 1)
+
+    def _memory_budget(self) -> float | None:
+        # the smallest free memory of the devices: every engine must hold a batch
+        frees = [engine.free_memory() for engine in self._model.engines]
+        if any(free is None for free in frees):
+            return None
+        return min(frees) * (0.5 if self._model.engine.on_gpu else 0.25)
+
+    def _window_bytes(self, tile: int) -> int:
+        return (tile + 2 * self.tile_pad) ** 2 * self._bytes_per_input_pixel()
 
     def _bytes_per_input_pixel(self) -> int:
         # A rough bound for conv SR nets: a few live feature maps of the widest layer plus the
@@ -220,6 +257,25 @@ class Upscaler:
         hparams = self.info.hparams or {}
         width = int(hparams.get("num_feat") or hparams.get("nf") or 64)
         return 4 * (3 * width + 2 * 3 * self.scale * self.scale)
+
+
+class _EnginePool:
+    """The engines as `lanes` interchangeable slots each; a run takes whichever slot is free."""
+
+    def __init__(self, engines: tuple[Engine, ...]):
+        self._free: queue.Queue = queue.Queue()
+        for lane in range(max(e.lanes for e in engines)):  # engine 0, 1, ..., then again
+            for engine in engines:
+                if lane < engine.lanes:
+                    self._free.put(engine)
+        self.lanes = self._free.qsize()
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        engine = self._free.get()
+        try:
+            return engine.run(batch)
+        finally:
+            self._free.put(engine)
 
 
 def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:

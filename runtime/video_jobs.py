@@ -64,7 +64,7 @@ def frames_fingerprint(upscaler, *, tile: int | str, outscale: float | None,
     name = upscaler.info.name or Path(upscaler.model_path).name
     return (f"model {name} sha256:{file_sha256(upscaler.model_path)}; tile {tile}; "
             f"tile-pad {upscaler.tile_pad}; outscale {outscale}; frame reading {FRAME_READING}; "
-            f"deinterlace {deinterlace}")
+            f"deinterlace {deinterlace}; precision {upscaler.precision}")
 
 
 def frame_function(upscaler, outscale: float | None) -> FrameFn:

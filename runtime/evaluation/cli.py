@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from uprez.runtime.evaluation.page import CROP, DEFAULT_MAX_IMAGES, FULL_SIZE, MAX_CROPS
-from uprez.runtime.options import DeviceType, TileType
+from uprez.runtime.options import DEVICE_HELP, PRECISION_HELP, PRECISIONS, DeviceType, TileType
 
 _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 
@@ -38,7 +38,10 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 @click.option("--markdown", "as_markdown", is_flag=True,
               help="Print the results as a Markdown table on stdout.")
 @click.option("--device", type=DeviceType(), default="auto", show_default=True,
-              help="auto, cpu, cuda, cuda:N or tensorrt (as sr-run).")
+              help=DEVICE_HELP + " (as sr-run)")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help=PRECISION_HELP + " Compare two runs to see what reduced precision costs "
+                   "in dB.")
 @click.option("--tile", type=TileType(), default="0", show_default=True,
               help="Tile size for inference, 0 = whole image (as the papers), 'auto' = from "
                    "free memory. Tiles change results by at most a grey level.")
@@ -64,7 +67,8 @@ _DIR = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or info messages.")
 def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
          lr_dir: Path | None, scale: int, save_dir: Path | None, as_json: bool,
-         as_markdown: bool, device: str, tile: int | str, degrade_specs: tuple[str, ...],
+         as_markdown: bool, device: str, precision: str, tile: int | str,
+         degrade_specs: tuple[str, ...],
          seed: int, html_dir: Path | None, html_images: int, quiet: bool) -> None:
     """Score super-resolution models with PSNR and SSIM, beside bicubic upscaling.
 
@@ -136,8 +140,8 @@ def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
 
     model_paths = list(models) or [_default_model(scale)]
     _check_distinct(model_paths)
-    upscalers = [_load_upscaler(path, scale=scale, device=device, tile=tile)
-                 for path in model_paths]
+    upscalers = [_load_upscaler(path, scale=scale, device=device, precision=precision,
+                                tile=tile) for path in model_paths]
     page = None
     if html_dir is not None:
         page = _comparison_page(html_dir, items, model_paths, degradations, scale=scale,
@@ -205,21 +209,25 @@ def _comparison_page(folder: Path, items, model_paths: list[Path], degradations,
                           title=f"sr-eval x{scale}: {', '.join(labels)} on {name}")
 
 
-def _load_upscaler(model_path: Path, *, scale: int, device: str, tile: int | str):
+def _load_upscaler(model_path: Path, *, scale: int, device: str, precision: str,
+                   tile: int | str):
     from uprez.runtime.auto import open_upscaler
+    from uprez.runtime.backends import DeviceError, ModelError
+    from uprez.runtime.base import console
     from uprez.runtime.base.report import UsageProblem
-    from uprez.runtime.session import DeviceError, ModelError
 
     try:
-        return open_upscaler(str(model_path), scale=scale, device=device, tile=tile)
+        upscaler = open_upscaler(str(model_path), scale=scale, device=device,
+                                 precision=precision, tile=tile)
     except click.ClickException:
         raise
-    except DeviceError as exc:
-        raise click.ClickException(str(exc)) from None
-    except ModelError as exc:  # a model error exits 2, as in sr-run
+    except (DeviceError, ModelError) as exc:  # exit 2, as in sr-run
         raise UsageProblem(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - any load failure is one line for the user
         raise UsageProblem(f"cannot use the model {model_path}: {exc}") from None
+    if upscaler.notice:
+        console.warn(upscaler.notice)
+    return upscaler
 
 
 def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
@@ -248,9 +256,11 @@ def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
                 on_image=page.add if page is not None else None)
             interrupts.check()
             reports = [[EvalReport(model=str(path), scale=scale, images=tuple(scores),
-                                   failed=tuple(report.failed), degradation=degradation.name)
+                                   failed=tuple(report.failed), degradation=degradation.name,
+                                   device=upscaler.label())
                         for degradation, scores in zip(degradations, per_model, strict=True)]
-                       for path, per_model in zip(model_paths, results, strict=True)]
+                       for path, upscaler, per_model in zip(model_paths, upscalers, results,
+                                                            strict=True)]
             if page is not None:
                 index = page.finish(reports, report.failed)
     except ModelOutputError as exc:

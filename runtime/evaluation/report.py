@@ -19,6 +19,7 @@ class EvalReport:
     images: tuple[ImageScores, ...]
     failed: tuple[tuple[str, str], ...] = ()
     degradation: str = "none"  # what was done to each LR image (sr-eval --degrade)
+    device: str = ""  # what ran the model and in which precision, e.g. "OpenVINO CPU bf16"
 
     @property
     def mean_model(self) -> Scores:
@@ -67,7 +68,8 @@ def format_text(report: EvalReport) -> str:
     titles = ["", "model", "bicubic", ""]
     rule = "-" * len(" | ".join(header))
     condition = f", LR degraded: {report.degradation}" if report.degradation != "none" else ""
-    lines = [f"x{report.scale}, model: {report.model}{condition}",
+    on = f" on {report.device}" if report.device else ""
+    lines = [f"x{report.scale}, model: {report.model}{on}{condition}",
              " | ".join(title.center(len(cell)) for title, cell in zip(titles, header,
                                                                        strict=True)),
              " | ".join(header), rule]
@@ -81,8 +83,9 @@ def format_markdown(report: EvalReport) -> str:
     header = ["image", "size", "model Y-PSNR", "model Y-SSIM", "model RGB-PSNR",
               "bicubic Y-PSNR", "bicubic Y-SSIM", "bicubic RGB-PSNR", "Y-PSNR gain"]
     condition = f", LR degraded: `{report.degradation}`" if report.degradation != "none" else ""
-    lines = [f"**x{report.scale}**, model `{report.model}`{condition}. Protocol: {PROTOCOL}.",
-             "",
+    on = f" on {report.device}" if report.device else ""
+    lines = [f"**x{report.scale}**, model `{report.model}`{on}{condition}. Protocol: "
+             f"{PROTOCOL}.", "",
              "| " + " | ".join(header) + " |",
              "| " + " | ".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + " |"]
     for row in _rows(report):
@@ -102,6 +105,7 @@ def _json_data(report: EvalReport) -> dict:
         "model": report.model,
         "scale": report.scale,
         "degradation": report.degradation,
+        "device": report.device,
         "protocol": PROTOCOL,
         "images": [{"name": image.name, "width": image.width, "height": image.height,
                     "model": scores_to_dict(image.model), "bicubic": scores_to_dict(image.bicubic)}

@@ -64,7 +64,7 @@ def test_lossy_video_gets_the_real_model_and_lossless_the_clean_one(auto_x2):
 
 
 def test_an_auto_model_of_another_scale_than_asked_is_refused(auto_x2):
-    from uprez.runtime.session import ModelError
+    from uprez.runtime.backends import ModelError
 
     with pytest.raises(ModelError, match="x2 model, not x4"):
         open_upscaler("test-auto-x2", scale=4, device="cpu")

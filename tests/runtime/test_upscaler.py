@@ -1,6 +1,7 @@
 """The Upscaler on real ONNX models: tiling exactness, seams, batching, image kinds, threads."""
 
 import threading
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -58,22 +59,17 @@ def test_blended_tiles_leave_no_seam_when_the_pad_is_below_the_receptive_field(m
     assert border_gradient_error(models, tile=24, pad=0) >= 8
 
 
-class RecordingSession:
-    """A real onnxruntime session that remembers the input shapes it was run with."""
-
-    def __init__(self, session):
-        self.session, self.shapes = session, []
-
-    def run(self, names, feeds):
-        self.shapes.append(next(iter(feeds.values())).shape)
-        return self.session.run(names, feeds)
-
-
 def record_runs(upscaler):
-    import dataclasses
+    """Make the upscaler's real engine remember the input shapes it is run with."""
+    engine = upscaler._model.engine
+    recorder = SimpleNamespace(shapes=[])
+    run = engine.run
 
-    recorder = RecordingSession(upscaler._model.session)
-    upscaler._model = dataclasses.replace(upscaler._model, session=recorder)
+    def recording_run(batch):
+        recorder.shapes.append(batch.shape)
+        return run(batch)
+
+    engine.run = recording_run
     return recorder
 
 
@@ -196,10 +192,11 @@ def test_two_threads_upscaling_different_images_at_once_get_correct_results(mode
 
 def test_tile_auto_picks_a_size_that_fits_free_memory(models, monkeypatch):
     import uprez.runtime.upscaler as upscaler_module
+    from uprez.runtime import memory
 
-    monkeypatch.setattr(upscaler_module, "free_memory", lambda *a: 64 * 2**30)
+    monkeypatch.setattr(memory, "free_ram", lambda: 64 * 2**30)
     roomy = Upscaler(models["x2"], device="cpu", tile="auto", batch=4).tile
-    monkeypatch.setattr(upscaler_module, "free_memory", lambda *a: 40 * 2**20)
+    monkeypatch.setattr(memory, "free_ram", lambda: 40 * 2**20)
     tight = Upscaler(models["x2"], device="cpu", tile="auto", batch=4).tile
     assert roomy == max(upscaler_module.CPU_TILES)
     assert 0 < tight < roomy
@@ -209,7 +206,7 @@ def test_without_a_model_the_shipped_default_is_used_or_named(monkeypatch, tmp_p
     import shutil
 
     from uprez.runtime import models as shipped
-    from uprez.runtime.session import ModelError
+    from uprez.runtime.backends import ModelError
 
     monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path)
     with pytest.raises(ModelError, match="uprez-compact-x4.onnx"):
@@ -221,7 +218,7 @@ def test_without_a_model_the_shipped_default_is_used_or_named(monkeypatch, tmp_p
 
 
 def test_a_model_of_another_scale_than_asked_is_refused(models):
-    from uprez.runtime.session import ModelError
+    from uprez.runtime.backends import ModelError
 
     with pytest.raises(ModelError, match="x2 model, not x4"):
         Upscaler(models["x2"], scale=4, device="cpu")
