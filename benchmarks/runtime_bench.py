@@ -3,13 +3,20 @@
     python benchmarks/runtime_bench.py            # about 2-3 minutes on a 2-core CPU
     python benchmarks/runtime_bench.py --quick    # a smoke run
 
-Prints three tables:
+Prints five tables:
   1. Upscaler on one image for several --tile/--batch settings: output MP/s and peak RSS.
   2. The comparison users make: a sequential eager-PyTorch loop in Real-ESRGAN's style
      (cv2.imread, tile 256 pad 10, infer, paste, cv2.imwrite) against `sr-run` run as a whole
      process on the same folder, same weights.
   3. Peak RSS of `sr-run` as the folder grows.
-Every measurement runs in its own process so that its peak RSS is its own (os.wait4).
+  4. The backends: output MP/s of the eager PyTorch forward pass, onnxruntime CPU, OpenVINO
+     fp32 and OpenVINO bf16 on one image, for the shipped models, an SRVGG compact 64x16 and a
+     23-block RRDBNet (bench_models.py).
+  5. `sr-run --device cpu` against `sr-run --device openvino` end to end over a folder of
+     photos (--photos, default shared/data/val), whole processes.
+Every measurement runs in its own process so that its peak RSS is its own (os.wait4). Tables 4
+and 5 run their configurations interleaved, --rounds times, and print medians: the machine is
+shared, and only ratios measured side by side mean anything.
 
 The network is the tests' ONNX SR model (convs + depth-to-space + nearest skip), built wider and
 deeper here to be compact-like; the PyTorch loop runs the same weights, read from the ONNX file.
@@ -84,6 +91,7 @@ def child_upscaler(model: str, image: str, tile: str, batch: int, repeats: int) 
     from uprez.runtime.upscaler import Upscaler
 
     upscaler = Upscaler(model, device=os.environ.get("BENCH_DEVICE", "cpu"),
+                        precision=os.environ.get("BENCH_PRECISION", "auto"),
                         tile=int(tile) if tile != "auto" else "auto", batch=batch)
     picture = read_image(image)
     out = upscaler.upscale(picture)  # warm-up: first-run allocations and shape setup
@@ -92,7 +100,38 @@ def child_upscaler(model: str, image: str, tile: str, batch: int, repeats: int) 
         start = time.perf_counter()
         out = upscaler.upscale(picture)
         best = min(best, time.perf_counter() - start)
-    print(json.dumps({"mps": out.shape[0] * out.shape[1] / best / 1e6, "tile": upscaler.tile}))
+    print(json.dumps({"mps": out.shape[0] * out.shape[1] / best / 1e6, "tile": upscaler.tile,
+                      "label": upscaler.label()}))
+
+
+def child_torch_forward(model: str, image: str, repeats: int) -> None:
+    """Real-ESRGAN's per-image steps around one eager forward pass (fp32, no tiling)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from uprez.runtime.metadata import ModelInfo
+    from uprez.runtime.onnx_file import read_metadata_props
+    from uprez.trainer.archs import build_generator
+
+    info = ModelInfo.from_props(read_metadata_props(model))
+    network = build_generator(info.arch, **info.hparams).eval()  # same shape; weights: no matter
+    picture = cv2.imread(image)
+
+    def upscale():
+        img = cv2.cvtColor(picture.astype(np.float32) / 255.0, cv2.COLOR_BGR2RGB)
+        tensor = torch.from_numpy(np.transpose(img, (2, 0, 1))).unsqueeze(0)
+        with torch.no_grad():
+            out = network(tensor).squeeze(0).clamp_(0, 1).numpy()
+        return (np.transpose(out, (1, 2, 0)) * 255.0).round().astype(np.uint8)
+
+    out = upscale()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = upscale()
+        best = min(best, time.perf_counter() - start)
+    print(json.dumps({"mps": out.shape[0] * out.shape[1] / best / 1e6}))
 
 
 def torch_network(model_path: str):
@@ -161,13 +200,13 @@ SR_RUN = [sys.executable, "-c", "from uprez.runtime.cli import main; main()"]
 
 def tile_tables(args, model: Path, work: Path) -> None:
     """1. Upscaler MP/s and peak RSS for tile and batch sizes (CPU, and CUDA when it loads)."""
-    from uprez.runtime.session import CUDA, load_session
+    from uprez.runtime.upscaler import Upscaler
 
     single = work / "single"
     make_images(single, 1, args.tile_image)
     image = str(next(single.iterdir()))
     devices = ["cpu"]
-    if load_session(Path(model), "auto").provider == CUDA:
+    if Upscaler(model).provider == "CUDAExecutionProvider":
         devices.append("cuda")
     for device in devices:
         settings = [("128", 1), ("128", 4), ("256", 1), ("256", 4), ("512", 1), ("512", 4),
@@ -228,6 +267,102 @@ def growth_table(args, model: Path, work: Path) -> None:
           ["images", "wall s", "peak RSS MiB"], rows)
 
 
+BACKENDS = [("onnxruntime CPU", "cpu", "fp32"), ("OpenVINO fp32", "openvino", "fp32"),
+            ("OpenVINO bf16", "openvino", "bf16")]
+INPUT_SIDES = {"rrdbnet-23": (120, 160)}  # the others take 240x320, as in issue 12
+
+
+def backend_table(args, work: Path) -> None:
+    """4. One image through each backend (and the eager PyTorch pass), interleaved rounds."""
+    import statistics
+
+    import cv2
+    from bench_models import bench_models
+
+    names = ("uprez-compact-x4", "compact-64x16") if args.quick else None
+    models = bench_models(work.parent / "uprez-bench-models", names)
+    source = cv2.imread(str(next(iter(sorted(EXAMPLES.glob("*.png"))))))
+    rows = []
+    for name, model in models.items():
+        height, width = INPUT_SIDES.get(name, (240, 320))
+        image = work / f"{name}.png"
+        cv2.imwrite(str(image), cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA))
+        runs: dict[str, list[float]] = {}
+        notes: dict[str, str] = {}
+        for _ in range(args.rounds):
+            torch_run = run_isolated([*ME, "forward", str(model), str(image), "2"])
+            runs.setdefault("torch", []).append(json.loads(torch_run["out"])["mps"])
+            for label, device, precision in BACKENDS:
+                if label in notes:
+                    continue
+                env = {**os.environ, "BENCH_DEVICE": device, "BENCH_PRECISION": precision}
+                try:
+                    report = run_isolated([*ME, "upscaler", str(model), str(image), "0", "1",
+                                           "2"], env=env)
+                except SystemExit as failed:  # bf16 on a CPU without it: say so
+                    reason = str(failed).strip().splitlines()[-1]
+                    notes[label] = ("n/a (this CPU has no bf16)" if "runs fp32 only" in reason
+                                    else "failed: " + reason[-60:])
+                    continue
+                runs.setdefault(label, []).append(json.loads(report["out"])["mps"])
+        cells = [f"{statistics.median(runs['torch']):.2f}"]
+        base = statistics.median(runs["onnxruntime CPU"])
+        for label, _, _ in BACKENDS:
+            if label in notes:
+                cells.append(notes[label])
+            else:
+                mps = statistics.median(runs[label])
+                cells.append(f"{mps:.2f}" + (f" ({mps / base:.2f}x)" if label != BACKENDS[0][0]
+                                             else ""))
+        rows.append([name, f"{width}x{height}", *cells])
+    table(f"4. Output MP/s on one image, median of {args.rounds} interleaved rounds (each the "
+          "best of 2 runs after a warm-up); ratios against onnxruntime CPU",
+          ["model", "input", "PyTorch eager fp32", *(label for label, _, _ in BACKENDS)], rows)
+
+
+def end_to_end_table(args, work: Path) -> None:
+    """5. sr-run over a folder of photos: --device cpu against --device openvino."""
+    import statistics
+
+    candidates = [REPO / "shared" / "data" / "val", REPO.parent / "shared" / "data" / "val",
+                  Path("/work/shared/data/val"), EXAMPLES]
+    photos = Path(args.photos) if args.photos else next(p for p in candidates if p.is_dir())
+    configs = [("sr-run --device cpu", ["--device", "cpu"]),
+               ("sr-run --device openvino", ["--device", "openvino"])]
+    import openvino
+
+    if "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        # elsewhere --device openvino already runs fp32, so this row would repeat the last
+        configs.append(("sr-run --device openvino --precision fp32",
+                        ["--device", "openvino", "--precision", "fp32"]))
+    walls: dict[str, list[float]] = {name: [] for name, _ in configs}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in configs}
+    for round_ in range(args.rounds):
+        for name, options in configs:
+            out = work / f"e2e-{round_}-{len(walls[name])}"
+            run = run_isolated([*SR_RUN, str(photos), "-o", str(out), *options, "--overwrite"])
+            walls[name].append(run["wall"])
+            cpus[name].append(run["cpu"])
+            shutil.rmtree(out, ignore_errors=True)
+            last = run["out"].strip().splitlines()[-1] if run["out"].strip() else ""
+            print(f"  round {round_ + 1} {name}: {run['wall']:.1f} s  ({last})", flush=True)
+    base = statistics.median(walls[configs[0][0]])
+    base_cpu = statistics.median(cpus[configs[0][0]])
+    rows = [[name, " ".join(f"{w:.1f}" for w in walls[name]),
+             f"{statistics.median(walls[name]):.1f}",
+             f"{base / statistics.median(walls[name]):.2f}x",
+             f"{statistics.median(cpus[name]):.1f}",
+             f"{base_cpu / statistics.median(cpus[name]):.2f}x"] for name, _ in configs]
+    count = len([p for p in photos.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")])
+    table(f"5. sr-run end to end (whole processes: start-up, model load, decode, upscale, "
+          f"encode) over {count} photos in {photos}, shipped x4 model, {args.rounds} "
+          "interleaved rounds",
+          ["command", "wall s per round", "median wall s", "wall speed-up", "median CPU s",
+           "CPU-time speed-up"], rows)
+    print("(CPU s: user + system time of the whole process, all threads; on a machine other "
+          "processes share, it is what the work costs, while wall time also measures them)")
+
+
 def table(title: str, header: list[str], rows: list[list]) -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     print(f"\n{title}")
@@ -246,19 +381,27 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384, help="side of the folder images")
     parser.add_argument("--images", type=int, default=10, help="images in the comparison folder")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
-    parser.add_argument("--tables", default="123", help="which tables to print, e.g. 2")
+    parser.add_argument("--tables", default="12345", help="which tables to print, e.g. 45")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, tables 4-5")
+    parser.add_argument("--photos", help="folder of photos for table 5 [default: the first of "
+                        "shared/data/val beside or in the checkout, /work/shared/data/val, "
+                        "examples/]")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, *rest = args.child
         if mode == "upscaler":
             child_upscaler(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+        elif mode == "forward":
+            child_torch_forward(rest[0], rest[1], int(rest[2]))
         else:
             child_torch_loop(*rest)
         return
     if args.quick:
         args.tile_image, args.size, args.images, args.feat, args.convs = 160, 96, 3, 8, 3
+        args.rounds = 1
     sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "benchmarks"))
     import onnxruntime
     import torch
 
@@ -280,6 +423,10 @@ def main() -> None:
             comparison_table(args, model, work)
         if "3" in args.tables:
             growth_table(args, model, work)
+        if "4" in args.tables:
+            backend_table(args, work)
+        if "5" in args.tables:
+            end_to_end_table(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,22 +137,41 @@ class _Batch:
             _put(self.decoded, _DONE, self.stop)
 
     def upscale_all(self) -> None:
-        """The calling thread: upscale what the reader decoded, hand it to the writers."""
-        while True:
-            item = self.decoded.get()
-            if item is _DONE:
-                return
-            job, image = item
-            interrupts.check()
-            try:
-                output = _upscale_one(self.upscaler, image, self.options, job)
-            except MemoryError:
-                self.fail(job.source, "out of memory; try a smaller --tile")
-                continue
-            except Exception as exc:
-                self.fail(job.source, f"upscaling failed: {console.first_line(exc)}")
-                continue
-            _put(self.encoded, (job, output, image.shape[0] * image.shape[1]), None)
+        """The calling thread: upscale what the reader decoded, hand it to the writers.
+
+        With several GPUs, one image is in flight per GPU (worker threads), so files spread
+        over them; with one device the calling thread upscales, as Ctrl-C lands there."""
+        parallel = max(1, getattr(self.upscaler, "parallel_images", 1))
+        if parallel == 1:
+            while (item := self._next()) is not None:
+                self.upscale_one(*item)
+            return
+        in_flight: deque = deque()
+        with ThreadPoolExecutor(parallel, thread_name_prefix="uprez-image") as lanes:
+            while (item := self._next()) is not None:
+                while len(in_flight) >= parallel:
+                    in_flight.popleft().result()
+                in_flight.append(lanes.submit(self.upscale_one, *item))
+            while in_flight:
+                in_flight.popleft().result()
+
+    def _next(self):
+        item = self.decoded.get()
+        if item is _DONE:
+            return None
+        interrupts.check()
+        return item
+
+    def upscale_one(self, job: Job, image: np.ndarray) -> None:
+        try:
+            output = _upscale_one(self.upscaler, image, self.options, job)
+        except MemoryError:
+            self.fail(job.source, "out of memory; try a smaller --tile")
+            return
+        except Exception as exc:
+            self.fail(job.source, f"upscaling failed: {console.first_line(exc)}")
+            return
+        _put(self.encoded, (job, output, image.shape[0] * image.shape[1]), None)
 
     def write_all(self) -> None:
         """A writer thread: encode and write atomically until the end marker."""

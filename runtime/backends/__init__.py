@@ -74,8 +74,10 @@ def _cpu(model_path: Path, precision: str, info: ModelInfo, api: ort.OrtApi) -> 
 
 def _gpus(model_path: Path, request: DeviceRequest, precision: str, info: ModelInfo,
           api: ort.OrtApi, scan: nvidia.GpuScan) -> tuple[Engine, ...]:
-    if scan.problem and not scan.gpus:
-        raise DeviceError(f"--device {request.text}: {scan.problem}")
+    if not scan.gpus:
+        why = scan.problem or "no NVIDIA GPU found (no NVIDIA driver answers)"
+        raise DeviceError(f"--device {request.text}: {why}; on a machine with an NVIDIA GPU: "
+                          f"{cuda.INSTALL}")
     engines = []
     for gpu in plan_gpus(request, scan.gpus):
         try:

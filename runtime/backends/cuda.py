@@ -23,10 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from uprez.runtime.backends import cache
-from uprez.runtime.backends.engine import Engine
+from uprez.runtime.backends.engine import DeviceError, Engine
 from uprez.runtime.backends.half import fp16_model
 from uprez.runtime.backends.nvidia import Gpu, free_memory
-from uprez.runtime.backends.ort import CPU, CUDA, TENSORRT, OrtApi, session_signature, try_session
+from uprez.runtime.backends.ort import (
+    CPU,
+    CUDA,
+    TENSORRT,
+    OrtApi,
+    captured_native_output,
+    one_line,
+    session_signature,
+    try_session,
+)
 from uprez.runtime.backends.precision import choose_precision
 from uprez.runtime.metadata import ModelInfo
 
@@ -110,11 +119,23 @@ def open_gpu(model_path: Path, kind: str, gpu: Gpu, precision: str, info: ModelI
     if kind == "tensorrt" and TENSORRT not in available:
         raise GpuUnavailable("this onnxruntime build has no TensorRT provider")
     chosen = choose_precision(precision, info, ("fp16",), f"CUDA on {gpu.name}")
-    fp16_graph = kind == "cuda" and chosen == "fp16" and info.precision != "fp16"
-    graph = fp16_model(model_path) if fp16_graph else model_path
+    with captured_native_output() as preload:  # it prints each library it cannot find
+        try:
+            api.preload_dlls()
+        except Exception:  # noqa: BLE001 - what is missing shows when the session starts
+            pass
+    graph = model_path
+    if kind == "cuda" and chosen == "fp16" and info.precision != "fp16":
+        try:
+            graph = fp16_model(model_path)
+        except DeviceError:
+            if precision != "auto":
+                raise
+            chosen = "fp32"  # auto: without the converter, full precision is still right
     session, reason = try_session(graph, [_cuda(gpu), CPU], api)
     if session is None or session.get_providers()[0] != CUDA:
-        raise GpuUnavailable(reason or "the CUDA provider did not start")
+        raise GpuUnavailable(reason or _missing_library(preload.get("text", ""))
+                             or "the CUDA provider did not start")
     if kind == "cuda":
         return CudaEngine(session, gpu, chosen)
     name = session.get_inputs()[0].name
@@ -126,6 +147,12 @@ def open_gpu(model_path: Path, kind: str, gpu: Gpu, precision: str, info: ModelI
         return built if built is not None and built.get_providers()[0] == TENSORRT else None
 
     return TensorrtEngine(session, gpu, chosen, tensorrt_session)
+
+
+def _missing_library(text: str) -> str | None:
+    """'Failed to load libcublasLt.so.13: ...' from preload_dlls, as one line."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("Failed to load")]
+    return one_line(lines[0].removeprefix("Failed to load ")) if lines else None
 
 
 def _cuda(gpu: Gpu) -> tuple[str, dict]:

@@ -27,7 +27,7 @@ def fp16_model(model_path: Path) -> Path:
     if target.is_file():
         return target
     model = onnx.load(str(model_path))
-    converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+    converted = convert_float_to_float16(model, keep_io_types=True)
     partial = target.with_suffix(".onnx.partial")
     onnx.save(converted, str(partial))
     partial.replace(target)  # whole or absent: a crash mid-write leaves no half file

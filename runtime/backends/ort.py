@@ -8,13 +8,14 @@ through `OrtApi`, the one boundary tests replace to play a GPU machine.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -151,29 +152,31 @@ def one_line(message: str) -> str:
 
 @contextmanager
 def captured_native_output() -> Iterator[dict]:
-    """Send fds 1 and 2 (C and Python output alike) to a temp file for the duration."""
+    """Send fds 1 and 2 (C output) and Python's sys.stdout/stderr, wherever those point, to
+    temporary buffers for the duration; result["text"] holds what was written."""
     result: dict = {}
+    python_side = io.StringIO()
     with _capture_lock, tempfile.TemporaryFile() as sink:
         for stream in (sys.stdout, sys.stderr):
             _flush(stream)
         try:
             saved = [os.dup(1), os.dup(2)]
-        except OSError:  # no usable descriptors (embedded interpreter): do not capture
-            yield result
-            return
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
+        except OSError:  # no usable descriptors (embedded interpreter): Python streams only
+            saved = None
+        if saved is not None:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
         try:
-            yield result
+            with redirect_stdout(python_side), redirect_stderr(python_side):
+                yield result
         finally:
-            for stream in (sys.stdout, sys.stderr):
-                _flush(stream)
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+            if saved is not None:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
             sink.seek(0)
-            result["text"] = sink.read().decode("utf-8", "replace")
+            result["text"] = python_side.getvalue() + sink.read().decode("utf-8", "replace")
 
 
 def _flush(stream) -> None:
