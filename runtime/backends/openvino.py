@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -31,6 +32,15 @@ PROVIDER = "OpenVINO CPU"
 KEEP_COMPILED = 4  # input shapes kept compiled in memory (an image's windows share one)
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _CAPABILITIES = (("bf16", "BF16"), ("fp16", "FP16"))  # reduced precisions, best first
+
+
+@functools.cache
+def _core():
+    """One OpenVINO Core for the process, never released: a second Core's teardown unloads the
+    CPU plugin under the first, after which the next signal (Ctrl-C) crashes the process."""
+    import openvino as ov
+
+    return ov.Core()
 
 
 def installed() -> bool:
@@ -56,7 +66,7 @@ class OpenVinoEngine(Engine):
         import openvino as ov
 
         self._ov = ov
-        self._core = ov.Core()
+        self._core = _core()
         capabilities = tuple(self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
         reduced = tuple(name for name, flag in _CAPABILITIES if flag in capabilities)
         self.precision = choose_precision(

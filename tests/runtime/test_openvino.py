@@ -16,13 +16,13 @@ ov = pytest.importorskip("openvino", reason="OpenVINO is the uprez[openvino] ext
 from tests.onnx_models import make_sr_model  # noqa: E402
 from tests.runtime.helpers import noise  # noqa: E402
 from uprez.runtime.backends import DeviceError  # noqa: E402
-from uprez.runtime.backends.openvino import cpu_threads  # noqa: E402
+from uprez.runtime.backends.openvino import _core, cpu_threads  # noqa: E402
 from uprez.runtime.base.imageio import read_image  # noqa: E402
 from uprez.runtime.metadata import ModelInfo  # noqa: E402
 from uprez.runtime.upscaler import Upscaler  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-CAPABILITIES = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+CAPABILITIES = _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 HAS_BF16 = "BF16" in CAPABILITIES
 NO_BF16 = f"this CPU has no bf16 (OpenVINO reports {', '.join(CAPABILITIES)})"
 
@@ -161,3 +161,22 @@ def test_the_cache_keeps_to_its_size_by_dropping_the_least_recently_used(tmp_pat
     cache.prune("openvino", keep=new, limit=1500)
     assert not old.exists() and new.exists()
     shutil.rmtree(own_cache)
+
+
+def test_engines_come_and_go_and_ctrl_c_still_works(models, rng):
+    """Two OpenVINO Cores in one process, one of them released, made the next SIGINT crash
+    the process (segfault); engines now share one Core."""
+    import signal
+
+    for _ in range(2):
+        Upscaler(models["x2"], device="openvino", tile=0).upscale(noise(rng, (8, 8, 3)))
+    import gc
+
+    gc.collect()
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert caught == [signal.SIGINT]
