@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from tests.runtime.helpers import noise
-from uprez.runtime import cli, eval_cli
+from uprez.runtime import cli
 from uprez.runtime.backends import nvidia, ort
 from uprez.runtime.backends.nvidia import Gpu, GpuScan
-from uprez.runtime.imageio import write_image
+from uprez.runtime.base.imageio import write_image
+from uprez.runtime.evaluation import cli as eval_cli
 
 H100 = Gpu(0, "NVIDIA H100 80GB HBM3", "GPU-0a1b2c3d-0000-1111-2222-333344445555", 80 << 30,
            (9, 0))

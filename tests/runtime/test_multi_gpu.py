@@ -12,10 +12,10 @@ from uprez.runtime.backends import DeviceError, ort
 from uprez.runtime.backends.devices import parse_device
 from uprez.runtime.backends.gpu_plan import plan_gpus
 from uprez.runtime.backends.nvidia import Gpu
+from uprez.runtime.base.imageio import read_image, write_image
+from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import Job
-from uprez.runtime.imageio import read_image, write_image
 from uprez.runtime.pipeline import RunOptions, run_jobs
-from uprez.runtime.report import BatchReport
 from uprez.runtime.upscaler import Upscaler, _EnginePool
 
 GPUS = tuple(Gpu(i, f"NVIDIA L4 #{i}", f"GPU-{i:08x}-0000-0000-0000-000000000000", 24 << 30,
