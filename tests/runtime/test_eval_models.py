@@ -73,8 +73,9 @@ def test_the_text_and_markdown_tables_show_every_model_per_condition(setup):
 def test_one_model_keeps_the_single_model_formats(setup):
     data, models = setup
     single = json.loads(run(data, models[:1], "--json").stdout)
-    assert set(single) == {"model", "scale", "degradation", "protocol", "images", "mean",
-                           "failed"}
+    assert set(single) == {"model", "scale", "degradation", "device", "protocol", "images",
+                           "mean", "failed"}
+    assert single["device"].endswith("fp32")  # the engine and precision that ran
 
 
 def test_several_models_save_their_images_apart(setup, tmp_path):
