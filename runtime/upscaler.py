@@ -7,6 +7,7 @@ import queue
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -95,39 +96,29 @@ class Upscaler:
     def upscale(self, image: np.ndarray, *, outscale: float | None = None, alpha: str = "model",
                 progress: Progress | None = None) -> np.ndarray:
         """HxW gray, HxWx3 BGR or HxWx4 BGRA in; same layout and dtype out, scaled."""
-        import cv2
+        return self.upscale_images([image], outscale=outscale, alpha=alpha, progress=progress)[0]
 
-        _check_image(image)
+    def upscale_images(self, images: list[np.ndarray], *, outscale: float | None = None,
+                       alpha: str = "model", progress: Progress | None = None
+                       ) -> list[np.ndarray]:
+        """`upscale` for several images at once (an animation's frames): their tiles share
+        inference calls, `batch` at a time."""
         if alpha not in ALPHA_MODES:
             raise ValueError(f"alpha must be one of {ALPHA_MODES}, not {alpha!r}")
-        maxval = np.iinfo(image.dtype).max
-        alpha_in = image[:, :, 3] if image.ndim == 3 and image.shape[2] == 4 else None
-        if image.ndim == 2:
-            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        elif alpha_in is not None:
-            colour = bleed_colour(np.ascontiguousarray(image[:, :, :3]), alpha_in)
-        else:
-            colour = image
-        opaque = alpha_in is None or bool((alpha_in == maxval).all())
-        frames = [colour]
-        if not opaque and alpha == "model":
-            frames.append(cv2.cvtColor(alpha_in, cv2.COLOR_GRAY2BGR))
-        outs = self._run_frames(frames, progress)
-        out = outs[0]
-        if image.ndim == 2:
-            out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
-        if alpha_in is not None:
-            if opaque:
-                alpha_out = np.full(out.shape[:2], maxval, image.dtype)
-            elif alpha == "model":
-                alpha_out = cv2.cvtColor(outs[1], cv2.COLOR_BGR2GRAY)
-            else:
-                alpha_out = cv2.resize(alpha_in, (out.shape[1], out.shape[0]),
-                                       interpolation=cv2.INTER_CUBIC)
-            out = np.dstack([out, alpha_out])
-        if outscale is not None:
-            out = resize_to_outscale(out, image.shape[:2], outscale)
-        return out
+        for image in images:
+            _check_image(image)
+        if not images:
+            return []
+        parts = [_ModelInput.of(image, alpha) for image in images]
+        outs = iter(self._run_frames([frame for part in parts for frame in part.frames],
+                                     progress))
+        results = []
+        for image, part in zip(images, parts, strict=True):
+            out = part.assemble([next(outs) for _ in part.frames], alpha)
+            if outscale is not None:
+                out = resize_to_outscale(out, image.shape[:2], outscale)
+            results.append(out)
+        return results
 
     def upscale_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Same-size HxWx3 BGR frames; their tiles share inference calls."""
@@ -276,6 +267,53 @@ class _EnginePool:
             return engine.run(batch)
         finally:
             self._free.put(engine)
+
+
+@dataclass(frozen=True)
+class _ModelInput:
+    """An image as the BGR frames the model sees: its colour, and its alpha when it has any
+    transparency and the model upscales alpha too."""
+
+    image: np.ndarray
+    frames: list[np.ndarray]
+    alpha_in: np.ndarray | None  # the image's alpha plane, if it has one
+    opaque: bool
+
+    @classmethod
+    def of(cls, image: np.ndarray, alpha: str) -> _ModelInput:
+        import cv2
+
+        maxval = np.iinfo(image.dtype).max
+        alpha_in = image[:, :, 3] if image.ndim == 3 and image.shape[2] == 4 else None
+        if image.ndim == 2:
+            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif alpha_in is not None:
+            colour = bleed_colour(np.ascontiguousarray(image[:, :, :3]), alpha_in)
+        else:
+            colour = image
+        opaque = alpha_in is None or bool((alpha_in == maxval).all())
+        frames = [colour]
+        if not opaque and alpha == "model":
+            frames.append(cv2.cvtColor(alpha_in, cv2.COLOR_GRAY2BGR))
+        return cls(image, frames, alpha_in, opaque)
+
+    def assemble(self, outs: list[np.ndarray], alpha: str) -> np.ndarray:
+        """The upscaled image in the input's layout, from the model's outputs for `frames`."""
+        import cv2
+
+        image, out = self.image, outs[0]
+        if image.ndim == 2:
+            out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
+        if self.alpha_in is not None:
+            if self.opaque:
+                alpha_out = np.full(out.shape[:2], np.iinfo(image.dtype).max, image.dtype)
+            elif alpha == "model":
+                alpha_out = cv2.cvtColor(outs[1], cv2.COLOR_BGR2GRAY)
+            else:
+                alpha_out = cv2.resize(self.alpha_in, (out.shape[1], out.shape[0]),
+                                       interpolation=cv2.INTER_CUBIC)
+            out = np.dstack([out, alpha_out])
+        return out
 
 
 def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:

@@ -97,6 +97,21 @@ def test_upscale_batch_matches_upscale_frame_by_frame(models, rng):
         assert max_diff(out, upscaler.upscale(frame)) <= 1
 
 
+@pytest.mark.parametrize("alpha", ["model", "bicubic"])
+def test_upscale_images_shares_inference_calls_and_matches_upscale_one_by_one(models, rng, alpha):
+    upscaler = Upscaler(models["x2"], device="cpu", tile=0, batch=4)
+    frames = [noise(rng, (12, 10, 4)) for _ in range(2)] + [noise(rng, (12, 10, 3))]
+    frames[1][:, :, 3] = 255  # opaque: no alpha run for this one
+    recorder = record_runs(upscaler)
+    outs = upscaler.upscale_images(frames, alpha=alpha, outscale=1.5)
+    # colour of all three (and the alpha of the first, when the model upscales it) in one call
+    assert recorder.shapes[0][0] == (4 if alpha == "model" else 3)
+    for frame, out in zip(frames, outs, strict=True):
+        assert out.shape == (18, 15, frame.shape[2])
+        assert np.array_equal(out, upscaler.upscale(frame, alpha=alpha, outscale=1.5))
+    assert upscaler.upscale_images([]) == []
+
+
 def test_16_bit_stays_16_bit_and_agrees_with_8_bit(models, whole, rng):
     image8 = noise(rng, (20, 24, 3))
     image16 = image8.astype(np.uint16) * 257
