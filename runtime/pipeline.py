@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uprez.runtime.base import atomic, console, interrupts
+from uprez.runtime.base import atomic, console, image_metadata, interrupts
+from uprez.runtime.base.image_metadata import NO_METADATA, ImageMetadata
 from uprez.runtime.base.imageio import (
     HOLDS_16_BIT,
     HOLDS_ALPHA,
@@ -25,6 +26,7 @@ from uprez.runtime.base.imageio import (
     ImageWriteError,
     format_of,
     read_image,
+    read_image_and_metadata,
     write_image,
 )
 from uprez.runtime.base.report import BatchReport
@@ -40,6 +42,7 @@ class RunOptions:
     alpha: str = "model"
     quality: int | None = None
     overwrite: bool = False
+    keep_metadata: bool = True  # colour profile, EXIF, XMP; False is --strip-metadata
     queue_size: int = 2
     writers: int = 2
 
@@ -124,7 +127,10 @@ class _Batch:
                     self.tick()
                     continue
                 try:
-                    item = (job, read_image(job.source))
+                    if self.options.keep_metadata:
+                        item = (job, *read_image_and_metadata(job.source))
+                    else:
+                        item = (job, read_image(job.source), NO_METADATA)
                 except ImageReadError as exc:
                     self.fail(job.source, exc.reason)
                     continue
@@ -162,7 +168,7 @@ class _Batch:
         interrupts.check()
         return item
 
-    def upscale_one(self, job: Job, image: np.ndarray) -> None:
+    def upscale_one(self, job: Job, image: np.ndarray, metadata) -> None:
         try:
             output = _upscale_one(self.upscaler, image, self.options, job)
         except MemoryError:
@@ -171,7 +177,7 @@ class _Batch:
         except Exception as exc:
             self.fail(job.source, f"upscaling failed: {console.first_line(exc)}")
             return
-        _put(self.encoded, (job, output, image.shape[0] * image.shape[1]), None)
+        _put(self.encoded, (job, output, metadata, image.shape[0] * image.shape[1]), None)
 
     def write_all(self) -> None:
         """A writer thread: encode and write atomically until the end marker."""
@@ -179,10 +185,10 @@ class _Batch:
             item = self.encoded.get()
             if item is _DONE:
                 return
-            job, image, pixels_in = item
-            _warn_on_loss(image, format_of(job.target), self.warned, self.lock)
+            job, image, metadata, pixels_in = item
+            _warn_on_loss(image, format_of(job.target), metadata, self.warned, self.lock)
             try:
-                write_image(job.target, image, quality=self.options.quality)
+                write_image(job.target, image, quality=self.options.quality, metadata=metadata)
             except ImageWriteError as exc:
                 self.fail(job.source, f"cannot write {exc.path}: {exc.reason}")
                 continue
@@ -227,8 +233,9 @@ def _upscale_one(upscaler, image: np.ndarray, options: RunOptions, job: Job) -> 
             tile_bar.close()
 
 
-def _warn_on_loss(image: np.ndarray, fmt: str | None, warned: set[str], lock) -> None:
-    losses = []
+def _warn_on_loss(image: np.ndarray, fmt: str | None, metadata: ImageMetadata,
+                  warned: set[str], lock) -> None:
+    losses = image_metadata.losses(metadata, fmt, image) if fmt is not None else []
     if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
         losses.append(f"16-bit images are saved as 8-bit {fmt} (use --format png to keep 16 bits)")
     if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:

@@ -16,7 +16,7 @@ _EXIF_PREFIX = b"Exif\x00\x00"
 
 def exif_orientation(data: bytes) -> int:
     """The EXIF orientation (1..8) stored in an encoded image; 1 (upright) when absent."""
-    block = _exif_block(data)
+    block = exif_block(data)
     if block is None:
         return 1
     try:
@@ -41,7 +41,9 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(turned)
 
 
-def _exif_block(data: bytes) -> bytes | None:
+def exif_block(data: bytes) -> bytes | None:
+    """The EXIF block (TIFF-structured, no 'Exif' prefix) of an encoded image, or None; for a
+    TIFF file, the file itself, whose first IFD holds its EXIF tags."""
     if data[:3] == b"\xff\xd8\xff":
         return _jpeg_exif(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n":

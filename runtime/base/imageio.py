@@ -3,18 +3,27 @@ gray kept), for every command that touches images.
 
 Images are HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA), uint8 or uint16. Reading applies EXIF
 orientation; writing is atomic (a temp file in the same folder, then os.replace), so an output
-file that exists is always complete.
+file that exists is always complete. The colour profile, EXIF and XMP travel beside the pixels
+(`read_image_and_metadata`, `write_image(..., metadata=)`; see image_metadata.py).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from uprez.runtime.base import atomic
 from uprez.runtime.base.exif import apply_orientation, exif_orientation
+from uprez.runtime.base.image_metadata import (
+    NO_METADATA,
+    ImageMetadata,
+    encode_with_metadata,
+    read_metadata,
+)
 
 # suffix -> format name; the formats sr-run reads and writes
 FORMATS = {
@@ -27,6 +36,8 @@ FORMATS = {
     ".tiff": "tiff",
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)
+# files that are always animations; a .png or .webp is one when its content says so
+ANIMATION_SUFFIXES = frozenset({".gif", ".apng"})
 HOLDS_16_BIT = frozenset({"png", "tiff"})
 HOLDS_ALPHA = frozenset({"png", "webp", "tiff", "bmp"})
 DEFAULT_QUALITY = 95  # JPEG and WebP
@@ -75,30 +86,40 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file, upright (EXIF orientation applied), at its own depth and channels."""
-    cv2 = _cv2()
+    return _decode(path, _read_bytes(path))
+
+
+def read_image_and_metadata(path: str | os.PathLike) -> tuple[np.ndarray, ImageMetadata]:
+    """`read_image`, and the colour profile, EXIF and XMP for `write_image` to carry over."""
+    data = _read_bytes(path)
+    image = _decode(path, data)
+    return image, read_metadata(data, sniff_format(data))
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise ImageReadError(path, exc.strerror or str(exc)) from None
+
+
+def _decode(path: str | os.PathLike, data: bytes) -> np.ndarray:
+    cv2 = _cv2()
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
+    animation = animation_format(io.BytesIO(data))
+    if animation is not None:
+        raise ImageReadError(path, f"animated {animation}: {_STILLS_ONLY}")
     kind = sniff_format(data)
     if kind is None:
         raise ImageReadError(path, "not a readable image: the content is not an image in PNG, "
                                    "JPEG, WebP, BMP or TIFF format")
     if kind == "JPEG" and _jpeg_truncated(data):
         raise ImageReadError(path, "corrupt or truncated JPEG data")
-    # checked before decoding: libpng would print its own error line on the terminal, and
-    # OpenCV would quietly return only the first frame of an animation
-    if kind == "PNG":
-        chunks = _png_chunk_types(data)
-        if chunks[-1:] != [b"IEND"]:
-            raise ImageReadError(path, "corrupt or truncated PNG data (it ends before its "
-                                       "last chunk)")
-        if b"acTL" in chunks:
-            raise ImageReadError(path, f"animated PNG: {_STILLS_ONLY}")
-    if kind == "WebP" and data[12:16] == b"VP8X" and len(data) > 20 and data[20] & 0x02:
-        raise ImageReadError(path, f"animated WebP: {_STILLS_ONLY}")
+    # checked before decoding: libpng would print its own error line on the terminal
+    if kind == "PNG" and not png_complete(data):
+        raise ImageReadError(path, "corrupt or truncated PNG data (it ends before its "
+                                   "last chunk)")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -123,14 +144,29 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | None = None) -> None:
-    """Encode by the path's suffix and write atomically; converts depth/alpha the format lacks."""
+def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | None = None,
+                metadata: ImageMetadata = NO_METADATA) -> None:
+    """Encode by the path's suffix and write atomically; converts depth/alpha the format lacks.
+
+    `metadata` (from `read_image_and_metadata`) is written where the format holds it, with the
+    EXIF orientation reset and the pixel dimensions updated (`image_metadata.losses` says what
+    a format drops)."""
     cv2 = _cv2()
     path = Path(path)
     fmt = format_of(path)
     if fmt is None:
         raise ImageWriteError(path, f"unknown image format {path.suffix!r}")
     image = fit_to_format(image, fmt)
+    if metadata:
+        try:
+            encoded_with = encode_with_metadata(image, fmt, metadata, quality or DEFAULT_QUALITY)
+        except (OSError, ValueError) as exc:
+            raise ImageWriteError(path, f"cannot encode as {fmt} with its metadata: "
+                                        f"{str(exc).strip() or type(exc).__name__} "
+                                        "(--strip-metadata writes it without)") from None
+        if encoded_with is not None:
+            write_bytes_atomic(path, encoded_with)
+            return
     params: list[int] = []
     if fmt == "jpg":
         params = [cv2.IMWRITE_JPEG_QUALITY, quality or DEFAULT_QUALITY]
@@ -167,21 +203,60 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise ImageWriteError(path, exc.strerror or str(exc)) from None
 
 
-_STILLS_ONLY = ("sr-run upscales still images and would keep only the first frame; "
-                "make it a video or split its frames first")
+_STILLS_ONLY = ("only still images are read here, and an animation would keep only its first "
+                "frame (sr-run upscales animations whole)")
 
 
-def _png_chunk_types(data: bytes) -> list[bytes]:
-    """The chunk types in order, up to IEND; a chunk that runs past the end stops the list."""
+def animation_format(stream: BinaryIO) -> str | None:
+    """'GIF', 'PNG' or 'WebP' when the stream (at its start) holds an animation, else None.
+
+    Any GIF counts, one frame or many: sr-run writes GIFs back only through the animation
+    path. Only the head is read (for PNG, the chunk headers up to the image data)."""
+    head = stream.read(32)
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP" if head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02 else None
+    if head.startswith(_PNG_MAGIC):
+        stream.seek(0)
+        return "PNG" if b"acTL" in _png_chunk_types(stream, until=b"IDAT") else None
+    return None
+
+
+def is_animation_file(path: str | os.PathLike) -> bool:
+    """A file sr-run upscales as an animation: by its suffix, or by its content."""
+    path = Path(path)
+    if path.suffix.lower() in ANIMATION_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as stream:
+            return animation_format(stream) is not None
+    except OSError:
+        return False  # reading it later says what is wrong
+
+
+def png_complete(data: bytes) -> bool:
+    """Whether a PNG's chunks run whole up to IEND (a cut file ends inside one)."""
+    return _png_chunk_types(io.BytesIO(data))[-1:] == [b"IEND"]
+
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk_types(stream: BinaryIO, until: bytes = b"IEND") -> list[bytes]:
+    """The chunk types in order, up to `until`; a chunk that runs past the end stops the list.
+    Only the chunk headers are read."""
+    size = stream.seek(0, os.SEEK_END)
     types, offset = [], 8
-    while offset + 12 <= len(data):
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
+    while offset + 12 <= size:
+        stream.seek(offset)
+        header = stream.read(8)
+        length, kind = int.from_bytes(header[:4], "big"), header[4:8]
         offset += 12 + length
-        if offset > len(data):
+        if offset > size:
             break
         types.append(kind)
-        if kind == b"IEND":
+        if kind in (until, b"IEND"):
             break
     return types
 
