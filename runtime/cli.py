@@ -28,12 +28,13 @@ from uprez.runtime.video.codecs import CODECS
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 @click.option("-i", "--input", "more_inputs", multiple=True, metavar="PATH",
-              help="Image or video file, folder, or quoted glob ('shots/*.jpg'). Repeatable; "
-                   "same as INPUT.")
+              help="Image, animation or video file, folder, or quoted glob ('shots/*.jpg'). "
+                   "Repeatable; same as INPUT.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("upscaled"),
               show_default=True,
               help="Output folder (mirrors the input tree). For a single input file, a file name "
-                   "of the same kind (image, or video: .mp4, .mkv, ...) also works.")
+                   "of the same kind (image; animation: .gif .png .webp; video: .mp4, .mkv, ...) "
+                   "also works.")
 @click.option("-m", "--model", type=click.Path(path_type=Path),
               help="ONNX model file (from sr-export, or any NCHW image-to-image upscaler), or "
                    "the name of a shipped model (see --list-models). Default: the shipped "
@@ -42,8 +43,8 @@ from uprez.runtime.video.codecs import CODECS
               help="Pick the default model by scale (4 if not given). With --model, only checks "
                    "it.")
 @click.option("--outscale", type=click.FloatRange(min=0, min_open=True),
-              help="Final scale, e.g. 2.5: the model's output (images and video frames) is "
-                   "resized to input size x this.")
+              help="Final scale, e.g. 2.5: the model's output (images, animation and video "
+                   "frames) is resized to input size x this.")
 @click.option("--tile", type=TileType(), default="auto", show_default=True,
               help="Tile size in input pixels; 0 = the whole image at once; auto = largest that "
                    "fits in free memory.")
@@ -51,7 +52,8 @@ from uprez.runtime.video.codecs import CODECS
               help="Context pixels on each side of a tile. Default: the model's receptive field "
                    "(from its metadata, at most 32), else 16.")
 @click.option("--batch", type=BatchType(), default="auto", show_default=True,
-              help="Tiles per inference call; for video also the frames taken at a time. "
+              help="Tiles per inference call; for animations and video also the frames taken "
+                   "at a time. "
                    "auto: 4 on a CPU, as many as half the free memory holds on a GPU.")
 @click.option("--device", type=DeviceType(), default="auto", show_default=True,
               help=DEVICE_HELP)
@@ -60,14 +62,18 @@ from uprez.runtime.video.codecs import CODECS
 @click.option("-r", "--recursive", is_flag=True, help="Also take images and videos in subfolders.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="auto",
               show_default=True,
-              help="Image output format; auto keeps each input's format. Videos keep their "
+              help="Image output format; auto keeps each input's format. Animations become "
+                   "APNG or WebP with png or webp and keep theirs otherwise; videos keep their "
                    "container.")
 @click.option("--quality", type=click.IntRange(1, 100),
-              help="JPEG/WebP quality [default: 95].")
+              help="JPEG/WebP quality, animated WebP included [default: 95].")
 @click.option("--suffix", default="", metavar="TEXT",
               help="Added to output file names: photo.jpg -> photo<TEXT>.jpg.")
 @click.option("--alpha", type=click.Choice(ALPHA_MODES), default="model", show_default=True,
               help="How transparency is upscaled: with the model, or bicubic.")
+@click.option("--strip-metadata", is_flag=True,
+              help="Write images and animations without the inputs' colour profile, EXIF and "
+                   "XMP (default: kept, with the orientation reset and the new pixel size).")
 @click.option("--overwrite", is_flag=True,
               help="Redo outputs that already exist (default: skip them, so re-runs resume).")
 @click.option("--codec", type=click.Choice(list(CODECS)), default=None,
@@ -97,8 +103,8 @@ from uprez.runtime.video.codecs import CODECS
               callback=lambda ctx, _, value: _list_models(ctx) if value else None,
               help="List the shipped models (name, scale, size, speed, purpose) and exit.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
-         precision, recursive, fmt, quality, suffix, alpha, overwrite, codec, crf, preset, pix_fmt,
-         frames_dir, deinterlace, resume, quiet) -> None:
+         precision, recursive, fmt, quality, suffix, alpha, strip_metadata, overwrite, codec,
+         crf, preset, pix_fmt, frames_dir, deinterlace, resume, quiet) -> None:
     """Upscale images and videos with a super-resolution ONNX model, without PyTorch.
 
     \b
@@ -107,17 +113,22 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
       sr-run -i shots/ -r -o shots_x4/          # a folder tree, mirrored
       sr-run 'scans/*.tif' -m model.onnx --outscale 2 --format png
       sr-run -i art.png -o art_x4.png --alpha bicubic
+      sr-run sticker.gif -o big/                # every frame; timing and loop kept
       sr-run clip.mp4 -o big/ --codec h265 --crf 20   # audio and subtitles kept
       sr-run long.mkv -o big/ --resume          # Ctrl-C, then the same command goes on
       sr-run clip.mp4 --frames-dir frames/      # frames/clip/frame_000001.png, ...
 
     Inputs: PNG, JPEG, WebP, BMP, TIFF; 8/16-bit, gray, alpha and palette images keep their
-    kind. Videos (.mp4 .mkv .mov .avi .webm .m4v) keep their container, frame rate, frame
-    count, audio and subtitles; 10-bit stays 10-bit; .ts .m2ts .mts .mpg .mpeg .vob .flv .wmv
-    .asf .3gp .ogv are read too and written as .mkv. Existing outputs are skipped unless
+    kind, and their colour profile, EXIF (orientation reset, new pixel size) and XMP. Animated
+    GIF, APNG and WebP come back in their format with every frame upscaled, the same frame
+    durations and loop count, and transparency (--format png/webp makes APNG/WebP of them).
+    Videos (.mp4 .mkv .mov .avi .webm .m4v) keep their container, frame rate, frame count,
+    audio and subtitles; 10-bit stays 10-bit; .ts .m2ts .mts .mpg .mpeg .vob .flv .wmv .asf
+    .3gp .ogv are read too and written as .mkv. Existing outputs are skipped unless
     --overwrite. Exit code: 0 all done, 1 some files failed (each is named with the reason),
     2 usage error, 130 interrupted.
     """
+    from uprez.runtime.animation_jobs import AnimationOptions
     from uprez.runtime.pipeline import RunOptions
     from uprez.runtime.planning import ModelSettings, plan_run
     from uprez.runtime.running import run_plan
@@ -131,7 +142,10 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
         model=ModelSettings(path=model, scale=int(scale) if scale else None, device=device,
                             precision=precision, tile=tile, tile_pad=tile_pad, batch=batch),
         image_options=RunOptions(outscale=outscale, alpha=alpha, quality=quality,
-                                 overwrite=overwrite),
+                                 overwrite=overwrite, keep_metadata=not strip_metadata),
+        animation_options=AnimationOptions(outscale=outscale, alpha=alpha, quality=quality,
+                                           overwrite=overwrite,
+                                           keep_metadata=not strip_metadata),
         video_options=VideoOptions(
             encoding=Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt),
             resume=resume, overwrite=overwrite, outscale=outscale, deinterlace=deinterlace),

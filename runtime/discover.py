@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uprez.runtime.base.atomic import is_temp_file
-from uprez.runtime.base.imageio import IMAGE_SUFFIXES
+from uprez.runtime.base.imageio import (
+    ANIMATION_SUFFIXES,
+    IMAGE_SUFFIXES,
+    animation_format,
+    is_animation_file,
+)
 from uprez.runtime.options import OUTPUT_FORMATS
 from uprez.runtime.video.codecs import CONTAINER_FORMATS
 
@@ -18,9 +23,12 @@ WRITABLE_VIDEO_SUFFIXES = frozenset(CONTAINER_FORMATS)
 READ_ONLY_VIDEO_SUFFIXES = frozenset({".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".vob", ".flv",
                                       ".wmv", ".asf", ".3gp", ".ogv"})
 VIDEO_SUFFIXES = WRITABLE_VIDEO_SUFFIXES | READ_ONLY_VIDEO_SUFFIXES
-MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | ANIMATION_SUFFIXES | VIDEO_SUFFIXES
+# the files an animation can be written as: GIF, APNG, animated WebP
+ANIMATION_OUTPUT_SUFFIXES = frozenset({".gif", ".png", ".apng", ".webp"})
 
-IMAGE, VIDEO, FRAMES = "image", "video", "frames"  # Job.kind: image file, video file, PNG folder
+# Job.kind: image file, animated GIF/APNG/WebP, video file, folder of a video's PNG frames
+IMAGE, ANIMATION, VIDEO, FRAMES = "image", "animation", "video", "frames"
 
 
 class PlanError(ValueError):
@@ -46,6 +54,21 @@ def is_video(path: Path) -> bool:
 
 def video_output_suffix(source: Path) -> str:
     return source.suffix if source.suffix.lower() in WRITABLE_VIDEO_SUFFIXES else ".mkv"
+
+
+def animation_output_suffix(source: Path, fmt: str = "auto") -> str:
+    """GIFs stay GIFs, APNGs APNGs, WebPs WebPs; --format png or webp converts to APNG or WebP
+    (jpg holds no animation, so it leaves the format as it is)."""
+    if fmt in ("png", "webp"):
+        return "." + fmt
+    if source.suffix.lower() in ANIMATION_OUTPUT_SUFFIXES:
+        return source.suffix
+    try:
+        with open(source, "rb") as stream:
+            found = animation_format(stream)
+    except OSError:
+        found = None
+    return {"PNG": ".png", "WebP": ".webp"}.get(found or "", ".gif")
 
 
 def find_inputs(inputs: list[str], *, recursive: bool = False,
@@ -135,6 +158,12 @@ def _other_kind_of_file(path: Path) -> bool:
     return not sync or any(byte != 0x47 for byte in sync)
 
 
+def _kind(source: Path) -> str:
+    if is_video(source):
+        return VIDEO
+    return ANIMATION if is_animation_file(source) else IMAGE
+
+
 def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
@@ -161,11 +190,16 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
             raise PlanError(f"--output {output} is a file name, but there are {len(found)} inputs; "
                             "give a folder")
         source = found[0].source
-        if is_video(source) != is_video(output):
-            wanted = "a video file name (.mp4, .mkv, ...)" if is_video(source) else \
-                "an image file name"
+        kind = _kind(source)
+        fits = {VIDEO: is_video(output),
+                ANIMATION: output.suffix.lower() in ANIMATION_OUTPUT_SUFFIXES,
+                IMAGE: output.suffix.lower() in IMAGE_SUFFIXES}[kind]
+        if not fits:
+            wanted = {VIDEO: "a video file name (.mp4, .mkv, ...)",
+                      ANIMATION: "a .gif, .png or .webp file name (it is an animation)",
+                      IMAGE: "an image file name (.png, .jpg, .webp, .bmp, .tif)"}[kind]
             raise PlanError(f"--output {output} does not fit {source}: give {wanted} or a folder")
-        jobs = [Job(source, output, VIDEO if is_video(source) else IMAGE)]
+        jobs = [Job(source, output, kind)]
     else:
         jobs = []
         for item in found:
@@ -176,6 +210,11 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
                 else:
                     name = stem + video_output_suffix(item.source)
                     jobs.append(Job(item.source, output / item.relative.parent / name, VIDEO))
+                continue
+            if is_animation_file(item.source):
+                target = output / item.relative.parent / (
+                    stem + animation_output_suffix(item.source, fmt))
+                jobs.append(Job(item.source, target, ANIMATION))
                 continue
             ext = item.source.suffix if fmt == "auto" else "." + fmt
             if fmt == "auto" and ext.lower() not in IMAGE_SUFFIXES:
@@ -195,7 +234,8 @@ def plan_jobs(found: list[Found], output: Path, *, fmt: str = "auto", suffix: st
                             "(inputs are never overwritten); choose another --output folder "
                             "or a --suffix")
         if target in seen:
-            hint = "rename one of them" if job.kind != IMAGE else "use --format auto or a --suffix"
+            hint = ("rename one of them" if job.kind not in (IMAGE, ANIMATION)
+                    else "use --format auto or a --suffix")
             raise PlanError(f"{seen[target]} and {job.source} would both be written to "
                             f"{job.target}; {hint}")
         seen[target] = job.source

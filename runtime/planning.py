@@ -1,7 +1,8 @@
 """sr-run, first half: what will be done, decided before any model is loaded or file written.
 
-`plan_run` turns the inputs and options into a `RunPlan`: the image jobs, the video jobs (each
-with its target), how to load the model, and the settings, all checked (usage errors exit 2).
+`plan_run` turns the inputs and options into a `RunPlan`: the image, animation and video jobs
+(each with its target), how to load the model, and the settings, all checked (usage errors exit
+2).
 The plan is plain data; `running.run_plan` carries it out on this machine.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uprez.runtime.animation_jobs import AnimationOptions
 from uprez.runtime.base import console
 from uprez.runtime.base.report import UsageProblem
 from uprez.runtime.discover import (
+    ANIMATION,
     IMAGE,
     MEDIA_SUFFIXES,
     Job,
@@ -50,15 +53,18 @@ class ModelSettings:
 @dataclass(frozen=True)
 class RunPlan:
     images: list[Job]
+    animations: list[Job]  # animated GIF, APNG and WebP
     videos: list[Job]  # video files, and folders of PNG frames (kind FRAMES)
     model: ModelSettings
     image_options: RunOptions = field(default_factory=RunOptions)
+    animation_options: AnimationOptions = field(default_factory=AnimationOptions)
     video_options: VideoOptions = field(default_factory=VideoOptions)
 
 
 def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: str = "auto",
              suffix: str = "", frames_dir: Path | None = None, model: ModelSettings,
-             image_options: RunOptions, video_options: VideoOptions) -> RunPlan:
+             image_options: RunOptions, animation_options: AnimationOptions,
+             video_options: VideoOptions) -> RunPlan:
     """The jobs for `specs` (files, folders, globs), checked; UsageProblem says what is wrong."""
     if not specs:
         raise UsageProblem("no input given: name image or video files, folders or globs "
@@ -80,10 +86,16 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
                          frames_dir=frames_dir)
     except PlanError as exc:
         raise UsageProblem(str(exc)) from None
-    videos = [job for job in jobs if job.kind != IMAGE]
+    animations = [job for job in jobs if job.kind == ANIMATION]
+    if animations and fmt == "jpg":
+        console.info("jpg holds no animation: animated GIF, APNG and WebP inputs keep their "
+                     "format (--format png or webp converts them)")
+    videos = [job for job in jobs if job.kind not in (IMAGE, ANIMATION)]
     _check_video_options(videos, video_options, frames_dir)
-    return RunPlan(images=[job for job in jobs if job.kind == IMAGE], videos=videos,
-                   model=model, image_options=image_options, video_options=video_options)
+    return RunPlan(images=[job for job in jobs if job.kind == IMAGE], animations=animations,
+                   videos=videos, model=model, image_options=image_options,
+                   animation_options=animation_options,
+                   video_options=video_options)
 
 
 def _check_video_options(videos: list[Job], options: VideoOptions,

@@ -1,5 +1,6 @@
 """sr-run, second half: carry out a `RunPlan` here. Load the model, upscale the images, then the
-videos one by one, and report: one summary line, each failure named, the exit code."""
+animations and the videos one by one, and report: one summary line, each failure named, the exit
+code."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ def run_plan(plan: RunPlan) -> int:
     UsageProblem (exit 2)."""
     upscaler = _load_upscaler(plan)
     report = BatchReport()
-    stats = video_stats = None
+    stats = animation_stats = video_stats = None
     try:
         with interrupts.recorded():
             if plan.images:
                 stats = run_jobs(plan.images, upscaler, plan.image_options, report)
+            if plan.animations:
+                from uprez.runtime.animation_jobs import run_animation_jobs
+
+                animation_stats = run_animation_jobs(plan.animations, upscaler,
+                                                     plan.animation_options, report)
             if plan.videos:
                 video_stats = _run_videos(plan, upscaler, report)
             interrupts.check()
@@ -33,8 +39,10 @@ def run_plan(plan: RunPlan) -> int:
     parts = []
     if stats is not None and stats.images:
         parts.append(stats.summary(upscaler.label()))
-        if hasattr(upscaler, "usage"):  # the default model picked per image
-            parts.append(upscaler.usage())
+    if animation_stats is not None and animation_stats.animations:
+        parts.append(animation_stats.summary() + ("" if parts else f" on {upscaler.label()}"))
+    if parts and hasattr(upscaler, "usage"):  # the default model picked per image/animation
+        parts.append(upscaler.usage())
     if video_stats is not None and video_stats.videos:
         parts.append(video_stats.summary() + ("" if parts else f" on {upscaler.label()}"))
     console.result("; ".join(parts or ["nothing upscaled"]) + f"; {report.summary()}")
@@ -50,8 +58,11 @@ def _load_upscaler(plan: RunPlan):
         raise UsageProblem(str(exc)) from None
     if upscaler.notice:
         console.warn(upscaler.notice)
-    counts = [_count(len(plan.images), "image"), _count(len(plan.videos), "video")]
-    console.info(f"{' and '.join(c for c in counts if c)} with {upscaler.describe()}")
+    counts = [c for c in (_count(len(plan.images), "image"),
+                          _count(len(plan.animations), "animation"),
+                          _count(len(plan.videos), "video")) if c]
+    listed = ", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else counts[0]
+    console.info(f"{listed} with {upscaler.describe()}")
     return upscaler
 
 

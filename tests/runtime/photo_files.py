@@ -103,3 +103,56 @@ def photo(bgr: np.ndarray, fmt: str, **save) -> bytes:
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(bgr)).save(out, fmt, **save)
     return out.getvalue()
+
+
+def sprite_frames(count: int = 3, height: int = 16, width: int = 20) -> list[np.ndarray]:
+    """RGBA frames of a square crossing a transparent canvas, one colour per frame."""
+    colours = [(230, 40, 30), (40, 200, 60), (30, 60, 220), (220, 200, 40)]
+    frames = []
+    for number in range(count):
+        frame = np.zeros((height, width, 4), np.uint8)
+        top, left = 2 + 3 * number, 2 + 4 * number
+        frame[top:top + 6, left:left + 6] = (*colours[number % len(colours)], 255)
+        frames.append(frame)
+    return frames
+
+
+def gif_file(frames: list[np.ndarray], durations, *, loop: int | None, disposal: int = 2) -> bytes:
+    """An animated GIF of RGBA frames (transparent where alpha is 0), frame by frame."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame, "RGBA") for frame in frames]
+    save = {"duration": list(durations), "disposal": disposal, "optimize": False}
+    if loop is not None:
+        save["loop"] = loop
+    out = io.BytesIO()
+    images[0].save(out, "GIF", save_all=True, append_images=images[1:], **save)
+    return out.getvalue()
+
+
+def animated_file(frames: list[np.ndarray], fmt: str, durations, *, loop: int, **save) -> bytes:
+    """An APNG ("PNG") or animated WebP ("WEBP", lossless) of RGBA frames."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame, "RGBA") for frame in frames]
+    if fmt == "WEBP":
+        save.setdefault("lossless", True)
+    out = io.BytesIO()
+    images[0].save(out, fmt, save_all=True, append_images=images[1:], duration=list(durations),
+                   loop=loop, **save)
+    return out.getvalue()
+
+
+def shown_frames(path):
+    """What a viewer shows: RGBA frames, their durations, the loop field and the first info."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        first = dict(image.info)
+        frames, durations = [], []
+        for number in range(image.n_frames):
+            image.seek(number)
+            image.load()
+            frames.append(np.asarray(image.convert("RGBA")))
+            durations.append(image.info.get("duration"))
+        return frames, durations, image.info.get("loop", first.get("loop")), first

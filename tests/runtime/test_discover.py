@@ -98,3 +98,34 @@ def test_typescript_files_are_not_taken_for_transport_streams(tmp_path):
     assert [f.relative.as_posix() for f in globbed] == ["rec.ts"]
     # named explicitly, a file is taken whatever it holds (reading it says what is wrong)
     assert len(find_inputs([str(tmp_path / "src" / "index.ts")])) == 1
+
+
+def test_animations_are_planned_by_suffix_or_content_and_keep_or_convert_their_format(tmp_path):
+    from tests.runtime.photo_files import animated_file, gif_file, sprite_frames
+    from uprez.runtime.base.imageio import write_image
+    from uprez.runtime.discover import ANIMATION, IMAGE
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frames = sprite_frames(2)
+    (folder / "a.gif").write_bytes(gif_file(frames, [100, 100], loop=0))
+    (folder / "b.png").write_bytes(animated_file(frames, "PNG", [100, 100], loop=0))
+    (folder / "c.webp").write_bytes(animated_file(frames, "WEBP", [100, 100], loop=0))
+    (folder / "odd.bin").write_bytes(gif_file(frames, [100, 100], loop=0))
+    write_image(folder / "still.png", frames[0])
+    write_image(folder / "flat.webp", frames[0][:, :, :3])
+    found = find_inputs([str(folder), str(folder / "odd.bin")], suffixes=MEDIA_SUFFIXES)
+    for fmt, expected in [
+        ("auto", {"a.gif": "a.gif", "b.png": "b.png", "c.webp": "c.webp", "odd.bin": "odd.gif"}),
+        ("webp", {"a.gif": "a.webp", "b.png": "b.webp", "c.webp": "c.webp", "odd.bin": "odd.webp"}),
+        ("jpg", {"a.gif": "a.gif", "b.png": "b.png", "c.webp": "c.webp", "odd.bin": "odd.gif"}),
+    ]:
+        jobs = {job.source.name: job for job in plan_jobs(found, tmp_path / "out", fmt=fmt)}
+        assert {name: job.target.name for name, job in jobs.items()
+                if job.kind == ANIMATION} == expected, fmt
+        assert jobs["still.png"].kind == jobs["flat.webp"].kind == IMAGE
+    with pytest.raises(PlanError, match="animation"):
+        plan_jobs(found[:1], tmp_path / "x.jpg", output_is_file=True)
+    with pytest.raises(PlanError, match="image file name"):
+        still = [f for f in found if f.source.name == "still.png"]
+        plan_jobs(still, tmp_path / "x.gif", output_is_file=True)

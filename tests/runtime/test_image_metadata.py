@@ -158,6 +158,19 @@ def test_16_bit_colour_tiff_keeps_its_pixels_and_loses_the_metadata_with_a_warni
     assert losses(metadata, "tiff", image[:, :, 0]) == []  # 16-bit gray keeps it
 
 
+def test_strip_metadata_writes_the_pixels_alone(tmp_path, models, rng):
+    source = tmp_path / "in" / "shot.jpg"
+    source.parent.mkdir()
+    source.write_bytes(photo(noise(rng, (8, 8, 3)), "JPEG", icc_profile=display_p3_profile(),
+                             exif=camera_exif(), xmp=xmp_packet()))
+    result = sr_run(source.parent, "-o", tmp_path / "out", "-m", models["x2"], "--device", "cpu",
+                    "--strip-metadata")
+    assert result.exit_code == 0, result.output
+    out = opened(tmp_path / "out" / "shot.jpg")
+    assert "icc_profile" not in out.info and "xmp" not in out.info and not out.getexif()
+    assert sr_run("-h").output.count("--strip-metadata") == 1
+
+
 def test_bmp_holds_no_profile_and_says_so(tmp_path, rng):
     image = noise(rng, (4, 4, 3))
     metadata = ImageMetadata(icc_profile=display_p3_profile(), xmp=xmp_packet())

@@ -141,6 +141,14 @@ def test_the_video_pipeline_imports_nothing_above_itself():
     assert _outside(imports, allowed) == {}
 
 
+def test_the_animation_package_imports_only_itself_the_base_and_video():
+    # the Upscaler, planning and the batch report reach it through uprez.runtime.animation_jobs
+    imports = _uprez_imports("uprez.runtime.animation")
+    assert "frames.py" in imports
+    allowed = ("uprez.runtime.animation.", "uprez.runtime.base.", "uprez.runtime.video.")
+    assert _outside(imports, allowed) == {}
+
+
 def test_the_base_imports_no_other_part_of_uprez():
     imports = _uprez_imports("uprez.runtime.base")
     assert "console.py" in imports
