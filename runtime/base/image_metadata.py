@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -92,10 +92,23 @@ def metadata_of_pillow_image(image, data: bytes) -> ImageMetadata:
                          exif=_clean_exif(exif_block(data)), xmp=_xmp_of(image.info))
 
 
-def for_output(metadata: ImageMetadata, width: int, height: int) -> ImageMetadata:
-    """The metadata with the output's pixel dimensions written into EXIF and XMP."""
-    return replace(metadata, exif=_exif_with_size(metadata.exif, width, height),
-                   xmp=_xmp_corrected(metadata.xmp, width, height))
+def for_output(metadata: ImageMetadata, width: int, height: int, *, gray: bool = False
+               ) -> ImageMetadata:
+    """The metadata with the output's pixel dimensions written into EXIF and XMP, and without
+    a colour profile made for other channels than the output's (`gray` or RGB)."""
+    icc = metadata.icc_profile if profile_fits(metadata.icc_profile, gray) else None
+    return ImageMetadata(icc_profile=icc, exif=_exif_with_size(metadata.exif, width, height),
+                         xmp=_xmp_corrected(metadata.xmp, width, height))
+
+
+def profile_fits(icc: bytes | None, gray: bool) -> bool:
+    """Whether an ICC profile describes the output's channels: a CMYK JPEG's profile, say,
+    does not fit the RGB pixels OpenCV decodes it to."""
+    return bool(icc) and icc[16:20] == (b"GRAY" if gray else b"RGB ")
+
+
+def output_is_gray(image: np.ndarray, fmt: str) -> bool:
+    return image.ndim == 2 and fmt != "webp"  # WebP has no gray: it is written as RGB
 
 
 def losses(metadata: ImageMetadata, fmt: str, image: np.ndarray) -> list[str]:
@@ -115,6 +128,11 @@ def losses(metadata: ImageMetadata, fmt: str, image: np.ndarray) -> list[str]:
     if "icc" in present and "icc" not in kept:
         messages.append(f"{fmt} holds no colour profile: outputs are shown as sRGB "
                         "(use --format png to keep the profile)")
+    elif "icc" in present and not profile_fits(metadata.icc_profile, output_is_gray(image, fmt)):
+        space = metadata.icc_profile[16:20].decode("ascii", "replace").strip() or "unknown"
+        messages.append(f"an input's {space} colour profile does not fit its "
+                        f"{'gray' if output_is_gray(image, fmt) else 'RGB'} output and is "
+                        "left out")
     lost = sorted(k.upper() for k in present - {"icc"} - kept)
     if fmt == "jpg":
         lost += [f"{name} longer than a JPEG segment" for name, block
@@ -131,7 +149,10 @@ def encode_with_metadata(image: np.ndarray, fmt: str, metadata: ImageMetadata,
     this format cannot hold it for this image (the caller encodes the pixels alone)."""
     if not metadata or not (metadata.kinds() & HOLDS.get(fmt, frozenset())):
         return None
-    metadata = for_output(metadata, image.shape[1], image.shape[0])
+    metadata = for_output(metadata, image.shape[1], image.shape[0],
+                          gray=output_is_gray(image, fmt))
+    if not metadata:
+        return None
     if image.dtype == np.uint16 and image.ndim == 3:
         return _opencv_png(image, metadata) if fmt == "png" else None
     from PIL import Image

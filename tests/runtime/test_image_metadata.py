@@ -14,6 +14,7 @@ from tests.runtime.photo_files import (
     camera_exif,
     display_p3_profile,
     photo,
+    profile_for,
     srgb_profile,
     xmp_packet,
 )
@@ -111,7 +112,8 @@ def test_lossless_pixels_written_with_metadata_are_the_pixels_written_without(tm
                                                                               suffix, shape,
                                                                               dtype):
     image = noise(rng, shape, dtype)
-    metadata = ImageMetadata(icc_profile=srgb_profile())
+    metadata = ImageMetadata(icc_profile=srgb_profile() if len(shape) == 3 else
+                             profile_for(b"GRAY"))
     path = tmp_path / f"a{suffix}"
     write_image(path, image, metadata=metadata)
     assert opened(path).info["icc_profile"] == metadata.icc_profile
@@ -155,7 +157,8 @@ def test_16_bit_colour_tiff_keeps_its_pixels_and_loses_the_metadata_with_a_warni
     assert "icc_profile" not in opened(tmp_path / "deep.tif").info
     [message] = losses(metadata, "tiff", image)
     assert "16-bit colour TIFF" in message and "--format png" in message
-    assert losses(metadata, "tiff", image[:, :, 0]) == []  # 16-bit gray keeps it
+    gray = ImageMetadata(icc_profile=profile_for(b"GRAY"))
+    assert losses(gray, "tiff", image[:, :, 0]) == []  # 16-bit gray keeps it
 
 
 def test_strip_metadata_writes_the_pixels_alone(tmp_path, models, rng):
@@ -255,3 +258,22 @@ def test_exif_thumbnail_and_storage_tags_are_not_carried(tmp_path, rng):
     assert out[ExifTags.Base.Make] == "Canon" and out[ExifTags.Base.Orientation] == 1
     assert ExifTags.Base.ImageWidth not in out
     assert out.get_ifd(ExifTags.IFD.IFD1) == {}
+
+
+def test_a_profile_for_other_channels_than_the_output_is_left_out(tmp_path, rng):
+    rgb_profile = display_p3_profile()
+    cmyk_profile = profile_for(b"CMYK")  # as a CMYK JPEG carries
+    gray_profile = profile_for(b"GRAY")
+    colour, gray = noise(rng, (4, 4, 3)), noise(rng, (4, 4))
+    cases = [(colour, cmyk_profile, ".png", None), (colour, rgb_profile, ".png", rgb_profile),
+             (gray, gray_profile, ".png", gray_profile), (gray, rgb_profile, ".png", None),
+             (gray, gray_profile, ".webp", None)]  # WebP has no gray: written as RGB
+    for number, (image, profile, suffix, kept) in enumerate(cases):
+        path = tmp_path / f"{number}{suffix}"
+        metadata = ImageMetadata(icc_profile=profile)
+        write_image(path, image, metadata=metadata)
+        assert opened(path).info.get("icc_profile") == kept, number
+        warned = losses(metadata, suffix[1:], image)
+        assert (warned == []) == (kept is not None), number
+    assert "CMYK colour profile does not fit" in losses(ImageMetadata(icc_profile=cmyk_profile),
+                                                       "jpg", colour)[0]
