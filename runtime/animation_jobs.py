@@ -83,6 +83,9 @@ def upscale_animation(job: Job, upscaler, options: AnimationOptions, warned: set
         animation = source.read()
     fmt = SUFFIX_FORMATS[job.target.suffix.lower()]
     _warn_on_loss(animation, fmt, warned)
+    pick = getattr(upscaler, "pick_for_frames", None)  # the auto default: one model throughout
+    if pick is not None:
+        upscaler = pick(animation.frames)
     count, upscaled = len(animation.frames), []
     frame_bar = console.progress(total=count, desc=job.source.name, unit="frame", leave=False,
                                  position=1)

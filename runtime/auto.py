@@ -59,6 +59,14 @@ class AutoUpscaler:
             self._used[upscaler.info.name or upscaler.model_path.stem] += 1
         return upscaler.upscale(image, **options)
 
+    def pick_for_frames(self, frames: list[np.ndarray]) -> Upscaler:
+        """The one model for all frames of an animation, picked by its first frame (frames
+        upscaled by two models would flicker); `usage` counts the animation as one input."""
+        upscaler = self.pick(frames[0])
+        with self._lock:
+            self._used[upscaler.info.name or upscaler.model_path.stem] += 1
+        return upscaler
+
     def describe(self) -> str:
         return (f"{self.choice.name}: {self.real.describe()} for inputs with JPEG damage, "
                 f"{self.clean.info.name or self.clean.model_path.stem} for clean ones")

@@ -109,3 +109,20 @@ def test_sr_run_by_default_upscales_a_lossy_video_with_the_real_model(auto_x2, t
                                  .upscale(source)).mean()
                     for name in ("test-real-x2", "test-clean-x2")}
         assert min(distance, key=distance.get) == model
+
+
+def test_an_animation_gets_one_model_for_all_its_frames_picked_by_the_first(auto_x2, tmp_path):
+    from tests.runtime.photo_files import animated_file, shown_frames
+
+    frames = [as_jpeg(photo(64, 80), 60), photo(64, 80, seed=1), photo(64, 80, seed=2)]
+    rgba = [np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGBA)) for frame in frames]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "clip.png").write_bytes(animated_file(rgba, "PNG", [100] * 3, loop=0))
+    result = CliRunner().invoke(sr_run, [str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                         "--scale", "2", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "1 by test-real-x2" in result.stdout and "clean" not in result.stdout
+    real_model = Upscaler(auto_x2 / "test-real-x2.onnx", device="cpu", tile=0)
+    shown, _, _, _ = shown_frames(tmp_path / "out" / "clip.png")
+    for got, frame in zip(shown, real_model.upscale_images(frames), strict=True):
+        np.testing.assert_array_equal(got[:, :, :3], frame[:, :, ::-1])
