@@ -7,7 +7,7 @@ import numpy as np
 
 from tests.runtime.helpers import noise
 from uprez.runtime import pipeline
-from uprez.runtime.base.imageio import read_image, write_image
+from uprez.runtime.base.imageio import read_image, read_image_and_metadata, write_image
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import find_inputs, plan_jobs
 from uprez.runtime.upscaler import Upscaler
@@ -53,7 +53,7 @@ def test_unexpected_failures_are_reported_per_image_and_the_rest_goes_on(tmp_pat
     def flaky_read(path):
         if path.name == "a.png":
             raise MemoryError()  # not an ImageReadError: the reader thread must survive it
-        return read_image(path)
+        return read_image_and_metadata(path)
 
     upscaler = Upscaler(models["x2"], device="cpu")
     real_upscale = upscaler.upscale
@@ -64,7 +64,7 @@ def test_unexpected_failures_are_reported_per_image_and_the_rest_goes_on(tmp_pat
         return real_upscale(image, **kwargs)
 
     image_b = read_image(tmp_path / "in" / "b.png")
-    monkeypatch.setattr(pipeline, "read_image", flaky_read)
+    monkeypatch.setattr(pipeline, "read_image_and_metadata", flaky_read)
     monkeypatch.setattr(upscaler, "upscale", flaky_upscale)
     report = BatchReport()
     stats = pipeline.run_jobs(jobs, upscaler, pipeline.RunOptions(), report)
