@@ -160,7 +160,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
     if metadata:
         try:
             encoded_with = encode_with_metadata(image, fmt, metadata, quality or DEFAULT_QUALITY)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on odd tags
             raise ImageWriteError(path, f"cannot encode as {fmt} with its metadata: "
                                         f"{str(exc).strip() or type(exc).__name__} "
                                         "(--strip-metadata writes it without)") from None
