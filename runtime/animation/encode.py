@@ -17,7 +17,7 @@ import numpy as np
 
 from uprez.runtime.animation.frames import PILLOW_FORMATS, Animation
 from uprez.runtime.animation.gif_palette import quantize
-from uprez.runtime.base.image_metadata import for_output, pillow_save_options
+from uprez.runtime.base.image_metadata import for_output, pillow_image, pillow_save_options
 
 GIF_KEEP, GIF_RESTORE_BACKGROUND = 1, 2  # GIF disposal methods
 APNG_NONE, APNG_SOURCE = 0, 0  # APNG dispose_op (keep the frame), blend_op (replace)
@@ -69,13 +69,7 @@ def _gif_frames(animation: Animation):
 
 
 def _pillow_frames(frames: list[np.ndarray]):
-    from PIL import Image
-
     images = []
     while frames:
-        frame = frames.pop(0)
-        if frame.shape[2] == 4:
-            images.append(Image.fromarray(np.ascontiguousarray(frame[:, :, [2, 1, 0, 3]]), "RGBA"))
-        else:
-            images.append(Image.fromarray(np.ascontiguousarray(frame[:, :, ::-1]), "RGB"))
+        images.append(pillow_image(frames.pop(0)))
     return images
