@@ -10,7 +10,8 @@ Table 1, per animation format and --batch (frames handed to the Upscaler at a ti
   overhead    end-to-end time over inference time, minus 1.
 
 Table 2, one upscaled photo (--photo-mp megapixels out) written with and without a colour
-profile and EXIF: OpenCV encodes it without (as before), Pillow with (PNG, JPEG, WebP, TIFF).
+profile and EXIF: OpenCV encodes it without (as before); with them Pillow encodes JPEG, WebP and
+TIFF (uncompressed, for EXIF's sub-directories), and OpenCV's own metadata writer PNG.
 
 The animation is a smooth gradient with a disc moving over it and a transparent corner. The
 model is the shipped default x4 model when installed, else the tests' ONNX SR network.
@@ -119,7 +120,7 @@ def metadata_table(args, work: Path) -> None:
     metadata = ImageMetadata(icc_profile=display_p3_profile(),
                              exif=camera_exif(1, width=side, height=side).tobytes()[6:])
     print(f"\nwriting a {side}x{side} photo ({side * side / 1e6:.1f} MP), best of 3")
-    print(f"{'format':<7} {'OpenCV, no metadata':>20} {'Pillow, metadata':>18} {'ratio':>7}")
+    print(f"{'format':<7} {'no metadata':>20} {'profile + EXIF':>18} {'ratio':>7}  sizes")
     for suffix in (".png", ".jpg", ".webp", ".tif"):
         plain_path, tagged_path = work / f"plain{suffix}", work / f"tagged{suffix}"
         plain = min(timed(lambda p=plain_path: write_image(p, image)) for _ in range(3))

@@ -7,8 +7,9 @@ them and writes them. The output's EXIF says what is now true of the pixels: the
 thumbnail (a picture of the small image) is dropped. XMP gets the same three corrections.
 
 Which encoder writes an image with metadata: Pillow wherever it holds the pixels exactly (every
-8-bit image, 16-bit gray); 16-bit colour PNG goes through OpenCV's own metadata writer, since
-Pillow has no 16-bit colour mode. Images with nothing to keep are encoded by OpenCV as before.
+8-bit image, 16-bit gray), except PNG without XMP, which OpenCV's own metadata writer (4.12+)
+encodes twice as fast; 16-bit colour PNG always goes through OpenCV's writer, since Pillow has
+no 16-bit colour mode. Images with nothing to keep are encoded by OpenCV as before.
 (This module is about photos; `metadata.py` is the ONNX model metadata contract.)
 """
 
@@ -153,8 +154,20 @@ def encode_with_metadata(image: np.ndarray, fmt: str, metadata: ImageMetadata,
                           gray=output_is_gray(image, fmt))
     if not metadata:
         return None
-    if image.dtype == np.uint16 and image.ndim == 3:
-        return _opencv_png(image, metadata) if fmt == "png" else None
+    deep_colour = image.dtype == np.uint16 and image.ndim == 3
+    if (fmt == "png" and _opencv_writes_metadata() and (deep_colour or not metadata.xmp)
+            and _well_formed(metadata.icc_profile)):
+        # OpenCV's own writer: PNG's encoder, speed and pixels as without metadata (Pillow's
+        # PNG encoder takes twice as long); it writes XMP as tEXt, so XMP goes through Pillow,
+        # as the iTXt chunk the XMP standard names, except where Pillow cannot hold the pixels.
+        # libpng refuses some profiles Pillow writes as they are.
+        encoded = _opencv_png(image, metadata)
+        if encoded is not None:
+            return encoded
+        if deep_colour:
+            raise ValueError("libpng refused the colour profile or metadata")
+    if deep_colour:
+        return None
     picture = pillow_image(image)
     out = io.BytesIO()
     picture.save(out, format=_PILLOW_FORMAT[fmt], **pillow_save_options(fmt, metadata, quality))
@@ -214,7 +227,7 @@ def pillow_save_options(fmt: str, metadata: ImageMetadata, quality: int) -> dict
 
 
 # zlib's fastest level with run-length matching: as fast as Pillow's PNG writer gets (about
-# half OpenCV's speed on large images, with files 10-20% smaller; benchmarks/animation_bench.py)
+# half OpenCV's speed on large images, files 10-20% smaller), for APNG and PNG with XMP
 PNG_SETTINGS = {"compress_level": 1, "compress_type": 3}  # 3 is zlib.Z_RLE
 _PILLOW_FORMAT = {"png": "PNG", "apng": "PNG", "jpg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 
@@ -317,10 +330,16 @@ def _opencv_writes_metadata() -> bool:
     return hasattr(cv2, "imencodeWithMetadata")
 
 
+def _well_formed(icc: bytes | None) -> bool:
+    """A profile whose header holds up (its length, the 'acsp' signature): libpng checks these
+    and prints its own error line for one that does not; Pillow writes any bytes."""
+    return icc is None or (len(icc) >= 132 and int.from_bytes(icc[:4], "big") == len(icc)
+                           and icc[36:40] == b"acsp")
+
+
 def _opencv_png(image: np.ndarray, metadata: ImageMetadata) -> bytes | None:
-    """16-bit colour PNG through OpenCV's own metadata writer (OpenCV 4.12 and later)."""
-    if not _opencv_writes_metadata():
-        return None
+    """PNG through OpenCV's own metadata writer (OpenCV 4.12 and later); None when libpng
+    refuses a block."""
     import cv2
 
     kinds, blocks = [], []
@@ -330,7 +349,8 @@ def _opencv_png(image: np.ndarray, metadata: ImageMetadata) -> bytes | None:
         if block:
             kinds.append(kind)
             blocks.append(np.frombuffer(block, np.uint8))
-    ok, encoded = cv2.imencodeWithMetadata(".png", image, kinds, blocks)
-    if not ok:
-        raise ValueError("OpenCV could not write the colour profile or metadata into the PNG")
-    return encoded.tobytes()
+    try:
+        ok, encoded = cv2.imencodeWithMetadata(".png", image, kinds, blocks)
+    except cv2.error:
+        ok = False
+    return encoded.tobytes() if ok else None

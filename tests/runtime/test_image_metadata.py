@@ -277,3 +277,31 @@ def test_a_profile_for_other_channels_than_the_output_is_left_out(tmp_path, rng)
         assert (warned == []) == (kept is not None), number
     assert "CMYK colour profile does not fit" in losses(ImageMetadata(icc_profile=cmyk_profile),
                                                        "jpg", colour)[0]
+
+
+def png_chunks(data: bytes) -> dict[bytes, bytes]:
+    chunks, offset = {}, 8
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        chunks[kind] = chunks.get(kind, b"") + data[offset + 8:offset + 8 + length]
+        offset += 12 + length
+    return chunks
+
+
+def test_png_without_xmp_keeps_opencvs_encoding_and_xmp_goes_into_itxt(tmp_path, rng, capfd):
+    if not hasattr(cv2, "imencodeWithMetadata"):
+        pytest.skip("this OpenCV has no metadata writer (4.12+)")
+    image = noise(rng, (16, 12, 3))
+    plain = cv2.imencode(".png", image)[1].tobytes()
+    write_image(tmp_path / "icc.png", image, metadata=ImageMetadata(icc_profile=srgb_profile()))
+    tagged = png_chunks((tmp_path / "icc.png").read_bytes())
+    assert tagged[b"IDAT"] == png_chunks(plain)[b"IDAT"]  # OpenCV's encoder, as without
+    assert opened(tmp_path / "icc.png").info["icc_profile"] == srgb_profile()
+    write_image(tmp_path / "xmp.png", image, metadata=ImageMetadata(xmp=xmp_packet()))
+    chunks = png_chunks((tmp_path / "xmp.png").read_bytes())
+    assert chunks[b"iTXt"].startswith(b"XML:com.adobe.xmp\0") and b"tEXt" not in chunks
+    broken = b"\0\0\0\x10" + srgb_profile()[4:]  # a wrong length: libpng would complain
+    write_image(tmp_path / "odd.png", image, metadata=ImageMetadata(icc_profile=broken))
+    assert "libpng" not in capfd.readouterr().err  # (reading it with OpenCV would print)
+    assert opened(tmp_path / "odd.png").info["icc_profile"] == broken
+    assert np.array_equal(np.asarray(opened(tmp_path / "odd.png")), image[:, :, ::-1])
