@@ -16,8 +16,7 @@ from uprez.runtime.base import atomic, console, image_metadata, interrupts
 from uprez.runtime.base.imageio import DEFAULT_QUALITY, ImageWriteError, write_bytes_atomic
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import Job
-from uprez.runtime.memory import free_memory
-from uprez.runtime.session import CPU
+from uprez.runtime.memory import free_ram
 
 MEMORY_SHARE = 0.8  # of the free RAM that an animation's frames may take
 
@@ -113,7 +112,7 @@ def _check_memory(source: AnimationFile, upscaler, outscale: float | None) -> No
     factor = outscale if outscale is not None else upscaler.scale
     out_pixels = round(width * factor) * round(height * factor)
     need = source.frame_count * (4 * width * height + 2 * 4 * out_pixels)
-    free = free_memory(CPU)
+    free = free_ram()
     if free is not None and need > MEMORY_SHARE * free:
         raise AnimationError(
             f"too large to upscale in memory: {source.frame_count} frames of "

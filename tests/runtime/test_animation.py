@@ -224,7 +224,7 @@ def test_large_animations_show_frame_progress_and_too_large_ones_fail_first(tmp_
                     "cpu", "--batch", "2")
     assert result.exit_code == 0, result.output
     assert bars == [("animations", "anim", 1), ("a.gif", "frame", 4)]
-    monkeypatch.setattr(jobs, "free_memory", lambda provider: 10_000)  # bytes; 46 kB needed
+    monkeypatch.setattr(jobs, "free_ram", lambda: 10_000)  # bytes; 46 kB needed
     small = sr_run(tmp_path / "in", "-o", tmp_path / "out2", "-m", models["x2"], "--device",
                    "cpu")
     assert small.exit_code == 1 and "too large to upscale in memory" in small.stderr
