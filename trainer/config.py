@@ -13,6 +13,7 @@ from typing import Literal
 Schedule = Literal["cosine", "step", "constant"]
 PixelLoss = Literal["l1", "mse", "charbonnier"]
 Amp = Literal["none", "bf16", "fp16"]  # mixed precision; fp16 needs CUDA (uses a GradScaler)
+DegradeOn = Literal["auto", "loader", "train"]  # where the degradation chains run
 PHASES = ("psnr", "gan")  # the phases a run may have, in the order it trains them
 
 
@@ -159,6 +160,11 @@ class DegradationConfig:
     sharpen_weight: float = 0.5
     sharpen_radius: int = 50
     sharpen_threshold: float = 10.0  # grey levels
+    # where the chains run: "loader" (numpy/OpenCV in the loader processes), "train" (torch on
+    # the training device, batched, JPEG on the CPU: trainer/degrade_torch.py), "auto" (train
+    # when training on CUDA, else loader). The same draws either way; the LR differs by float
+    # rounding and by the noise generator's values (see degrade_torch)
+    device: DegradeOn = "auto"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Every sample is a pure function of (seed, global sample index): the index picks 
 fresh permutation of the images per epoch) and seeds the crop and augmentation. The loader asks
 for the indices of steps `start..end`, so resuming at step k gives exactly the batches an
 uninterrupted run would have seen, whatever the number of loader workers.
+
+With [degradation] on, a degraded sample's chain is drawn here either way; it runs here too
+(numpy/OpenCV, in the loader's processes), or, when `degradation.device` puts it on the training
+device, the sample is a `Planned` patch that `step.training_pair` makes with degrade_torch.
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from uprez.runtime.base.imageio import list_images
 from uprez.runtime.resize import imresize
 
-from . import degrade
+from . import degrade, degrade_torch
 from .config import DegradationConfig
 from .images import ImageStore, Rejected
 from .setup import TrainingError
@@ -43,6 +48,20 @@ class DataSpec:
     seed: int
     cache_bytes: int
     degradation: DegradationConfig | None = None  # None or disabled: MATLAB bicubic
+    degrade_on_device: bool = False  # chains run in step.training_pair, not in the loader
+
+
+class Planned(NamedTuple):
+    """A degraded LR patch still to be made on the training device: the HR region (CHW uint8),
+    its chain, where the patch lies in the region's LR (top, left, size in LR pixels), and the
+    flips and transpose of the augmentation."""
+
+    region: torch.Tensor
+    plan: list[degrade.Step]
+    top: int
+    left: int
+    size: int
+    flips: tuple[int, int, int] = (0, 0, 0)
 
 
 class PatchDataset(Dataset):
@@ -98,7 +117,7 @@ class PatchDataset(Dataset):
     def cached_bytes(self) -> int:
         return self.hr.cached_bytes + (self.lr.cached_bytes if self.lr else 0)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor | Planned, torch.Tensor]:
         spec, s = self.spec, self.spec.scale
         n = len(self.pairs)
         hr_i, lr_i = self.pairs[int(_epoch_order(spec.seed, index // n, n)[index % n])]
@@ -113,16 +132,18 @@ class PatchDataset(Dataset):
             lr = self.lr.get(lr_i)[y:y + p, x:x + p]
         elif degradation is not None and degradation.enabled \
                 and rng.random() >= degradation.clean_prob:
-            lr, hr = _degraded_patch(hr_image, y, x, p, s, degradation, rng)
+            lr, hr = _degraded_patch(hr_image, y, x, p, s, degradation, rng,
+                                     spec.degrade_on_device)
         else:
             y0, x0 = max(0, y - _MARGIN), max(0, x - _MARGIN)
             y1, x1 = min(lh, y + p + _MARGIN), min(lw, x + p + _MARGIN)
             region = imresize(hr_image[y0 * s:y1 * s, x0 * s:x1 * s], 1 / s)
             lr = region[y - y0:y - y0 + p, x - x0:x - x0 + p]
         if spec.augment:
-            hflip, vflip, transpose = rng.integers(0, 2, size=3)
-            lr, hr = (_augment(a, hflip, vflip, transpose) for a in (lr, hr))
-        return _to_tensor(lr), _to_tensor(hr)
+            flips = tuple(int(f) for f in rng.integers(0, 2, size=3))
+            hr = _augment(hr, *flips)
+            lr = lr._replace(flips=flips) if isinstance(lr, Planned) else _augment(lr, *flips)
+        return (lr if isinstance(lr, Planned) else _to_tensor(lr)), _to_tensor(hr)
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,23 +162,66 @@ def _augment(image: np.ndarray, hflip: int, vflip: int, transpose: int) -> np.nd
 
 
 def _degraded_patch(hr_image: np.ndarray, y: int, x: int, p: int, s: int,
-                    config: DegradationConfig, rng: np.random.Generator):
+                    config: DegradationConfig, rng: np.random.Generator, on_device: bool):
     """(LR, HR) patches at LR position (y, x), size p: a region with some context around the
-    patch is degraded as a whole, then cropped, so blur and JPEG see real neighbours."""
+    patch is degraded as a whole, then cropped, so blur and JPEG see real neighbours. With
+    `on_device` the LR patch is left `Planned`."""
     lh, lw = hr_image.shape[0] // s, hr_image.shape[1] // s
     y0, x0 = max(0, y - _DEGRADE_MARGIN), max(0, x - _DEGRADE_MARGIN)
     y1, x1 = min(lh, y + p + _DEGRADE_MARGIN), min(lw, x + p + _DEGRADE_MARGIN)
-    region = hr_image[y0 * s:y1 * s, x0 * s:x1 * s].astype(np.float32) / 255.0
-    lr = degrade.degrade(region, (y1 - y0, x1 - x0), config, rng)
-    hr = degrade.sharpen(region, config)
-    return (lr[y - y0:y - y0 + p, x - x0:x - x0 + p],
-            hr[(y - y0) * s:(y - y0 + p) * s, (x - x0) * s:(x - x0 + p) * s])
+    region = hr_image[y0 * s:y1 * s, x0 * s:x1 * s]
+    steps = degrade.plan(region.shape[:2], (y1 - y0, x1 - x0), config, rng)
+    region_01 = region.astype(np.float32) / 255.0
+    hr = degrade.sharpen(region_01, config)
+    hr = hr[(y - y0) * s:(y - y0 + p) * s, (x - x0) * s:(x - x0 + p) * s]
+    if on_device:  # uint8: a quarter of the bytes to the device; float32 / 255 there is the same
+        chw = torch.from_numpy(np.ascontiguousarray(region.transpose(2, 0, 1)))
+        return Planned(chw, steps, y - y0, x - x0, p), hr
+    lr = degrade.run(region_01, steps)
+    return lr[y - y0:y - y0 + p, x - x0:x - x0 + p], hr
+
+
+def make_planned(planned: list[Planned], device: torch.device) -> torch.Tensor:
+    """The LR patches (NCHW float32) of planned samples, made together on `device`."""
+    regions = [item.region.to(device, non_blocking=True) for item in planned]
+    made = degrade_torch.run_batch(regions, [item.plan for item in planned])
+    patches = []
+    for lr, item in zip(made, planned, strict=True):
+        patch = lr[:, item.top:item.top + item.size, item.left:item.left + item.size]
+        hflip, vflip, transpose = item.flips
+        if hflip:  # as _augment, on CHW
+            patch = patch.flip(-1)
+        if vflip:
+            patch = patch.flip(-2)
+        if transpose:
+            patch = patch.transpose(-1, -2)
+        patches.append(patch)
+    return torch.stack(patches)
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
     """CHW float32 on 0..1 from HWC uint8 (0..255) or float (already 0..1)."""
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
     return tensor.div_(255.0) if image.dtype == np.uint8 else tensor
+
+
+class Batch(NamedTuple):
+    """What the loader gives a step: LR and HR patches (NCHW float32 on 0..1); the LR of the
+    samples at `planned_at` (zeros here) is made from `planned` by `step.training_pair`."""
+
+    lr: torch.Tensor
+    hr: torch.Tensor
+    planned_at: torch.Tensor  # int64 batch indices
+    planned: list[Planned]
+
+
+def collate(samples: list[tuple[torch.Tensor | Planned, torch.Tensor]]) -> Batch:
+    planned_at = [i for i, (lr, _) in enumerate(samples) if isinstance(lr, Planned)]
+    lrs = [lr for lr, _ in samples]
+    for i in planned_at:
+        lrs[i] = torch.zeros(lrs[i].region.shape[0], lrs[i].size, lrs[i].size)
+    return Batch(default_collate(lrs), default_collate([hr for _, hr in samples]),
+                 torch.tensor(planned_at, dtype=torch.int64), [samples[i][0] for i in planned_at])
 
 
 class StepSampler(Sampler[int]):
@@ -195,8 +259,8 @@ def make_loader(dataset: PatchDataset, *, start: int, end: int, batch_size: int,
     return DataLoader(
         dataset, batch_size=batch_size, sampler=StepSampler(start, end, batch_size, rank, world),
         num_workers=workers, worker_init_fn=_worker_init if workers else None,
-        pin_memory=pin_memory, persistent_workers=False, prefetch_factor=4 if workers else None,
-        drop_last=True,
+        collate_fn=collate, pin_memory=pin_memory, persistent_workers=False,
+        prefetch_factor=4 if workers else None, drop_last=True,
     )
 
 
@@ -207,9 +271,14 @@ def check_dataset(dataset: PatchDataset) -> None:
                          + (f" ({reasons})" if reasons else ""))
 
 
-def data_spec(config, seed: int) -> DataSpec:
-    data = config.data
+def data_spec(config, seed: int, device: torch.device | None = None) -> DataSpec:
+    """The dataset of a config; `device` is the training device (degradation.device = "auto"
+    runs the chains there when it is CUDA; None: in the loader)."""
+    data, where = config.data, config.degradation.device
+    on_device = where == "train" or (where == "auto" and device is not None
+                                     and device.type == "cuda")
     return DataSpec(hr_dir=str(Path(data.hr)), lr_dir=str(Path(data.lr)) if data.lr else "",
                     scale=config.model.scale, patch_size=data.patch_size, augment=data.augment,
                     seed=seed, cache_bytes=data.cache_mb * 2**20,
-                    degradation=config.degradation if config.degradation.enabled else None)
+                    degradation=config.degradation if config.degradation.enabled else None,
+                    degrade_on_device=on_device)

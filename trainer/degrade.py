@@ -11,8 +11,10 @@ Real-ESRGAN's "second-order" pipeline (Wang et al., 2021), built on the operatio
 Each stage runs with its own probability, and each of its steps too; `clean_prob` of the samples
 are made with MATLAB bicubic alone, so one model learns both clean and degraded inputs. Every
 draw comes from the sample's own generator (seeded by the run's seed and the sample index), so a
-resumed run sees exactly the samples an uninterrupted one would. numpy + OpenCV only: it runs in
-the data loader's worker processes, beside the training step.
+resumed run sees exactly the samples an uninterrupted one would. Chains are planned (`plan`, a
+list of `Step`s) in the data loader, then run either there with numpy + OpenCV (`run`, in the
+loader's worker processes, beside the training step) or batched on the training device by
+degrade_torch (`degradation.device`).
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def _resume_state(run_dir: Path, phases: list[str]) -> dict:
 
 def _training_data(config: Config, device: torch.device, dist: Dist) -> PatchDataset:
     try:
-        dataset = PatchDataset(data_spec(config, config.train.seed))
+        dataset = PatchDataset(data_spec(config, config.train.seed, device))
         report_rejected(dataset.rejected, "training data")
         check_dataset(dataset)
     except ImageReadError as exc:  # the data folder itself
@@ -99,7 +99,10 @@ def _training_data(config: Config, device: torch.device, dist: Dist) -> PatchDat
     console.info(f"training on {len(dataset)} images from {config.data.hr}"
                  + (f" paired with {config.data.lr}" if config.data.lr else "")
                  + f" ({dataset.cached_bytes / 2**20:.0f} MiB decoded in RAM), device {device}"
-                 + (f", {dist.world} processes" if dist.enabled else ""))
+                 + (f", {dist.world} processes" if dist.enabled else "")
+                 + (("; degradations made on the training device" if dataset.spec.degrade_on_device
+                     else "; degradations made in the loader")
+                    if dataset.spec.degradation else ""))
     return dataset
 
 

@@ -6,21 +6,24 @@ from __future__ import annotations
 import torch
 
 from .config import Config
+from .data import Batch, make_planned
 from .losses import discriminator_loss, generator_adversarial_loss, pixel_loss
 from .phase import PhaseModels
 from .setup import autocast
 
 
-def training_pair(loaded: tuple[torch.Tensor, torch.Tensor],
-                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def training_pair(loaded: Batch, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The (LR, HR) batch one step trains on, on the training device.
 
-    The loader made LR from HR on the CPU (data.py: MATLAB bicubic, or with [degradation] on
-    Real-ESRGAN's pipeline of degrade.py). Degradations made from the HR batch on the device
-    (as Real-ESRGAN does on a GPU) belong here: the rest of the step only sees the pair.
+    The loader made LR from HR (data.py: MATLAB bicubic, or Real-ESRGAN's pipeline of
+    degrade.py), except for the samples it planned for the device (degradation.device): their
+    chains run here, batched (degrade_torch). The rest of the step only sees the pair.
     """
-    lr_img, hr_img = loaded
-    return lr_img.to(device, non_blocking=True), hr_img.to(device, non_blocking=True)
+    lr_img = loaded.lr.to(device, non_blocking=True)
+    if loaded.planned:
+        lr_img.index_copy_(0, loaded.planned_at.to(device, non_blocking=True),
+                           make_planned(loaded.planned, device))
+    return lr_img, loaded.hr.to(device, non_blocking=True)
 
 
 def train_step(models: PhaseModels, config: Config, device: torch.device, lr_img: torch.Tensor,
