@@ -10,8 +10,10 @@ with a GradScaler. Sizes are the presets' (compact-x4 is the CPU-sized compact).
 
 With --data, a second table times the patch pipeline on real photos: LR made with MATLAB bicubic
 (the paper presets) against LR made with the degradation pipeline of the real-compact-x4 preset,
-first the loader alone (samples/s of one loader process), then whole training steps of that
-preset with its loader (steps/s), as sr-train runs them.
+its chains run in the loader (numpy/OpenCV, `degradation.device = "loader"`) or in the step on the
+training device (degrade_torch, "train"): first the loader alone (samples/s of one loader
+process), then whole training steps of that preset with its loader (steps/s), as sr-train runs
+them, on the CPU and on CUDA when there is one.
 """
 
 from __future__ import annotations
@@ -120,44 +122,87 @@ def main(archs: str, batch: int, lr_patch: int, seconds: float, threads: int | N
 
 
 def data_pipeline_table(data: str, seconds: float) -> None:
-    """Loader samples/s and training steps/s, bicubic LR against degraded LR."""
+    """Loader samples/s and training steps/s: bicubic LR, degraded LR made in the loader, and
+    degraded LR made in the step on the training device."""
     from uprez.trainer import config_io
     from uprez.trainer.config import Config
     from uprez.trainer.data import PatchDataset, data_spec
     from uprez.trainer.presets import preset_path
 
     preset = config_io.load_toml(Config(), preset_path("real-compact-x4"))
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(f"\ndata pipeline, real-compact-x4 preset (batch {preset.data.batch_size}, HR patch "
           f"{preset.data.patch_size} px), photos in {data}, {torch.get_num_threads()} threads")
-    print("| LR made by            | loader samples/s (1 process) | training steps/s |")
-    print("|-----------------------|-----------------------------:|-----------------:|")
-    for label, enabled in (("MATLAB bicubic", False), ("degradation pipeline", True)):
-        config = config_io.apply_overrides(preset, [f'data.hr="{data}"',
-                                                    f"degradation.enabled={str(enabled).lower()}"])
+    names = [torch.cuda.get_device_name() if d.type == "cuda" else "CPU" for d in devices]
+    print("| LR made by           | chains run in | loader samples/s (1 process) | "
+          + " | ".join(f"{name} steps/s" for name in names) + " |")
+    print("|----------------------|---------------|-----------------------------:|"
+          + "|".join("-" * (len(name) + 9) + ":" for name in names) + "|")
+    rows = (("MATLAB bicubic", "false", "loader", "-"), ("degradation pipeline", "true", "loader",
+            "loader"), ("degradation pipeline", "true", "train", "the step"))
+    for label, enabled, where, shown in rows:
+        config = config_io.apply_overrides(preset, [
+            f'data.hr="{data}"', f"degradation.enabled={enabled}", f"degradation.device='{where}'"])
         dataset = PatchDataset(data_spec(config, 0))
         count, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
             dataset[count]
             count += 1
         loader_rate = count / (time.perf_counter() - started)
-        steps_rate = training_steps_per_second(config, dataset, seconds)
-        print(f"| {label:<21} | {loader_rate:28.1f} | {steps_rate:16.2f} |", flush=True)
+        cells = [f"{training_steps_per_second(config, dataset, seconds, d):{len(n) + 8}.2f}"
+                 for d, n in zip(devices, names, strict=True)]
+        print(f"| {label:<20} | {shown:<13} | {loader_rate:28.1f} | " + " | ".join(cells) + " |",
+              flush=True)
+        if where == "train":
+            chains_alone(dataset, preset.data.batch_size, devices, names)
 
 
-def training_steps_per_second(config, dataset, seconds: float) -> float:
+def chains_alone(dataset, batch: int, devices: list[torch.device], names: list[str]) -> None:
+    """ms per batch of the degradation chains alone: numpy/OpenCV one sample after the other
+    (one loader process), and degrade_torch's batch on each device; repeats alternate."""
+    import numpy as np
+
+    from uprez.trainer import degrade
+    from uprez.trainer.data import Planned, make_planned
+
+    planned = [item for item in (dataset[i][0] for i in range(4 * batch))
+               if isinstance(item, Planned)][:batch]
+    regions = [item.region.permute(1, 2, 0).numpy().astype(np.float32) / 255 for item in planned]
+    times = {"numpy": [], **{name: [] for name in names}}
+    for _ in range(5):
+        started = time.perf_counter()
+        for region, item in zip(regions, planned, strict=True):
+            degrade.run(region, item.plan)
+        times["numpy"].append(time.perf_counter() - started)
+        for device, name in zip(devices, names, strict=True):
+            started = time.perf_counter()
+            make_planned(planned, device).sum().item()  # .item(): wait for the device
+            times[name].append(time.perf_counter() - started)
+    print(f"  the chains alone, {len(planned)} samples, median of 5 (ms): "
+          + ", ".join(f"{key} {1000 * sorted(v)[2]:.0f}" for key, v in times.items()))
+
+
+def training_steps_per_second(config, dataset, seconds: float, device: torch.device) -> float:
+    """Steps/s of sr-train's loop: loader, `training_pair` (which runs planned chains on
+    `device`), forward, backward, Adam; waiting for the device after each step as sr-train's
+    finite-loss check does."""
     from uprez.trainer.data import make_loader
+    from uprez.trainer.step import training_pair
 
     torch.manual_seed(0)
     model = build_generator(config.model.arch, scale=config.model.scale, **config.model.hparams)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loader = make_loader(dataset, start=0, end=100_000, batch_size=config.data.batch_size,
-                         num_workers=config.data.num_workers)
+                         num_workers=config.data.num_workers, pin_memory=device.type == "cuda")
     steps, started = 0, None
-    for lr, hr in loader:
+    for batch in loader:
+        lr, hr = training_pair(batch, device)
         loss = F.l1_loss(model(lr), hr)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        bool(torch.isfinite(loss))
         if started is None:  # the first batch pays for starting the loader process
             started = time.perf_counter()
             continue
