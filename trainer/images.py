@@ -14,19 +14,17 @@ import cv2
 import numpy as np
 
 from uprez.runtime.base import atomic
-from uprez.runtime.base.imageio import ImageReadError, ImageWriteError
+from uprez.runtime.base.imageio import ImageReadError, ImageWriteError, read_image, to_8_bit
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """HxWx3 uint8 RGB. Grey images become three channels; alpha is dropped; 16-bit is scaled."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile: non-ASCII paths on Windows
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read ({exc.strerror})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageReadError(path, "not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """HxWx3 uint8 RGB, read by the runtime's reader (so every command reads, refuses and names
+    image files alike). Grey images become three channels; alpha is dropped; 16-bit is rounded to
+    8-bit. ImageReadError says why a file cannot be used."""
+    image = to_8_bit(read_image(path))
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
 
 def write_rgb(path: str | Path, image: np.ndarray) -> None:

@@ -21,11 +21,13 @@ def set_quiet(quiet: bool) -> None:
 
 def _echo(message: str) -> None:
     """Print to stderr without tearing a progress bar that is being drawn there."""
-    tqdm_module = sys.modules.get("tqdm")  # a bar exists only if tqdm was imported
-    if tqdm_module is None:
+    # a bar exists only if tqdm was imported; while another thread is still importing it, the
+    # module is there without its class yet (and no bar is drawn)
+    tqdm_class = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    if tqdm_class is None:
         click.echo(message, err=True)
         return
-    with tqdm_module.tqdm.external_write_mode(file=sys.stderr):
+    with tqdm_class.external_write_mode(file=sys.stderr):
         click.echo(message, err=True)
 
 

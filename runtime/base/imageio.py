@@ -185,10 +185,17 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
 def fit_to_format(image: np.ndarray, fmt: str) -> np.ndarray:
     """Drop what a format cannot hold: 16-bit becomes 8-bit, alpha is dropped for JPEG."""
     if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
-        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        image = to_8_bit(image)
     if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:
         image = image[:, :, :3]
     return image
+
+
+def to_8_bit(image: np.ndarray) -> np.ndarray:
+    """uint16 rounded to uint8 (65535 -> 255); uint8 as it is."""
+    if image.dtype != np.uint16:
+        return image
+    return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
