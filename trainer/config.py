@@ -89,7 +89,7 @@ class GanConfig(PhaseConfig):
     lr_d: float = 1e-4
     betas_d: list[float] = field(default_factory=lambda: [0.9, 0.99])
     disc_arch: str = "vgg"  # key of uprez.trainer.archs.DISCRIMINATORS
-    disc_hparams: dict = field(default_factory=dict)
+    disc_hparams: dict = field(default_factory=dict)  # names and types: the DiscriminatorSpec
     gan_type: Literal["vanilla", "ragan"] = "ragan"  # ragan = relativistic average (ESRGAN)
     gan_weight: float = 5e-3
     perceptual_layers: dict = field(default_factory=lambda: {"conv5_4": 1.0})  # VGG19 layer names

@@ -151,10 +151,11 @@ def validate(config: Config) -> None:
     if config.degradation.enabled and data.lr:
         raise ConfigError("degradation.enabled makes LR patches from HR images (--data); it "
                           "cannot be used with pre-made --lr/--hr pairs")
+    gan = config.gan  # its architecture settings are checked even when no gan phase runs
+    if gan.disc_arch not in DISCRIMINATORS:
+        raise unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
+    DISCRIMINATORS[gan.disc_arch].make_params(gan.disc_hparams, prefix="gan.disc_hparams.")
     if "gan" in train.phases:
-        gan = config.gan
-        if gan.disc_arch not in DISCRIMINATORS:
-            raise unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
         if gan.disc_arch == "unet" and data.patch_size % 8:
             raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
         if len(gan.betas_d) != 2:

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from uprez.runtime.base.console import first_line
+
 from .archs import build_discriminator, build_generator
 from .config import Config
 from .data import PatchDataset
@@ -19,6 +21,7 @@ from .distributed import Dist
 from .ema import EMA
 from .runlog import RunLog
 from .schedule import Clock
+from .setup import TrainingError
 from .validate import ValImage
 from .vgg import PerceptualLoss, VGG19Features
 
@@ -71,8 +74,8 @@ def build_phase(run: Run, name: str, init: dict | None) -> PhaseModels:
     config, device = run.config, run.device
     phase, gan, train = config.phase(name), config.gan, config.train
     torch.manual_seed(train.seed)
-    generator = build_generator(config.model.arch, scale=config.model.scale,
-                                **config.model.hparams)
+    generator = _built("model.hparams", build_generator, config.model.arch,
+                       scale=config.model.scale, **config.model.hparams)
     if init is not None:
         generator.load_state_dict(init)
     generator.to(device).train()
@@ -81,13 +84,30 @@ def build_phase(run: Run, name: str, init: dict | None) -> PhaseModels:
                              weight_decay=phase.weight_decay)
     disc = opt_d = perceptual = None
     if name == "gan":
-        disc = build_discriminator(gan.disc_arch, **gan.disc_hparams).to(device).train()
+        disc = _built("gan.disc_hparams", build_discriminator, gan.disc_arch,
+                      **gan.disc_hparams).to(device).train()
         opt_d = torch.optim.Adam(disc.parameters(), lr=gan.lr_d, betas=tuple(gan.betas_d))
         if run.vgg is not None:
             perceptual = PerceptualLoss(run.vgg, gan.perceptual_layers,
                                         gan.perceptual_loss).to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     return PhaseModels(name, generator, ema, opt_g, scaler, disc, opt_d, perceptual)
+
+
+def check_discriminator(config: Config) -> None:
+    """Build the discriminator once before anything is trained: settings of the right type that
+    it still refuses (a negative width) stop the run now, not after a whole PSNR phase."""
+    gan = config.gan
+    _built("gan.disc_hparams", build_discriminator, gan.disc_arch, **gan.disc_hparams)
+
+
+def _built(key: str, build, arch: str, **hparams) -> nn.Module:
+    """`build(arch, **hparams)`; a network that refuses them is a TrainingError naming `key`."""
+    try:
+        return build(arch, **hparams)
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingError(f"{key}: {arch} cannot be built with {hparams}: "
+                            f"{first_line(exc)}") from None
 
 
 def wrap_for_training(models: PhaseModels, run: Run) -> None:

@@ -15,7 +15,7 @@ from .config import Config
 from .config_io import to_toml
 from .data import PatchDataset, check_dataset, data_spec
 from .distributed import Dist, init_distributed, shutdown
-from .phase import Run
+from .phase import Run, check_discriminator
 from .runlog import RunLog
 from .schedule import Clock
 from .setup import TrainingError, check_amp, load_init_weights, pick_device, report_rejected
@@ -51,9 +51,11 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
         (run_dir / "samples").mkdir(exist_ok=True)
         _write_text_atomic(run_dir / "config.toml", to_toml(config))
 
-    # the perceptual loss's VGG19 first: missing weights should not surface after a PSNR phase
+    # the gan phase's networks first: a problem should not surface after a PSNR phase
     vgg = None
     gan = config.gan
+    if "gan" in phases:
+        check_discriminator(config)
     if "gan" in phases and gan.perceptual_weight > 0:
         try:
             vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)

@@ -101,3 +101,38 @@ def test_print_config_shows_cli_options_in_the_resolved_config(tmp_path):
     assert result.exit_code == 0, result.output
     assert "scale = 2" in result.output and "max_minutes = 20.0" in result.output
     assert f'hr = "{tmp_path}"' in result.output
+
+
+@pytest.mark.parametrize("preset, setting, message", [
+    ("compact-x4", "model.hparams.foo=1", "unknown key 'foo' in model.hparams (compact)"),
+    ("esrgan-x4", "model.hparams.num_block=2.5",
+     "model.hparams.num_block must be an integer, not 2.5"),
+    ("esrgan-x4", "gan.disc_hparams.foo=1", "unknown key 'foo' in gan.disc_hparams (vgg)"),
+    ("real-esrgan-x4", "gan.disc_hparams.skip_connection=1",
+     "gan.disc_hparams.skip_connection must be a bool, not 1"),
+    ("compact-x4", "gan.disc_hparams.num_feet=8",  # no gan phase: still not a silent no-op
+     "unknown key 'num_feet' in gan.disc_hparams (unet) (did you mean 'num_feat'?)"),
+])
+def test_architecture_settings_are_checked_against_the_architecture_before_training(
+        tmp_path, preset, setting, message):
+    for extra in (["--print-config"], ["--data", str(tmp_path)]):
+        result = CliRunner().invoke(cli, ["--preset", preset, "--set", setting, "--output",
+                                          str(tmp_path / "run"), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_discriminator_that_refuses_its_settings_stops_the_run_before_the_psnr_phase(
+        tmp_path):
+    from uprez.trainer.run import run_training
+    from uprez.trainer.setup import TrainingError
+
+    from .conftest import tiny_config, write_images
+
+    hr = write_images(tmp_path / "hr", [(32, 32)])
+    config = tiny_config(hr, None, "train.phases=['psnr', 'gan']", "gan.perceptual_weight=0",
+                         "gan.disc_hparams={ num_feat = -4 }")
+    with pytest.raises(TrainingError, match=r"gan.disc_hparams: vgg cannot be built with "
+                                            r"\{'num_feat': -4\}: .*negative dimension"):
+        run_training(config, tmp_path / "run")
+    assert not list((tmp_path / "run" / "checkpoints").iterdir())

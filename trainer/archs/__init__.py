@@ -5,16 +5,16 @@ hyperparameters with defaults, scales, input size multiples, and the checkpoint 
 recognises. Adding one is a module beside these (the nn.Module, its Params dataclass, its layout
 detectors and a SPEC) and one line below. Every module keeps its hyperparameters on
 `module.hparams`, so a checkpoint can store `{arch, hparams}` and rebuild it with
-`build_generator`.
+`build_generator`. Discriminators are a `DiscriminatorSpec` each in `DISCRIMINATORS`, their
+hyperparameters typed the same way.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from . import compact, rrdbnet, srresnet
-from .discriminators import UNetDiscriminatorSN, VGGStyleDiscriminator
-from .spec import ArchSpec
+from . import compact, discriminators, rrdbnet, srresnet
+from .spec import ArchSpec, DiscriminatorSpec
 
 # sr-export tries the layouts of these in this order: put an architecture whose signature keys
 # contain another's before it.
@@ -28,10 +28,10 @@ GENERATORS: dict[str, ArchSpec] = {spec.name: spec for spec in (
 ARCHS: dict[str, type[nn.Module]] = {name: spec.module for name, spec in GENERATORS.items()}
 SCALES: dict[str, tuple[int, ...]] = {name: spec.scales for name, spec in GENERATORS.items()}
 
-DISCRIMINATORS: dict[str, type[nn.Module]] = {
-    "vgg": VGGStyleDiscriminator,
-    "unet": UNetDiscriminatorSN,
-}
+DISCRIMINATORS: dict[str, DiscriminatorSpec] = {spec.name: spec for spec in (
+    discriminators.VGG,
+    discriminators.UNET,
+)}
 
 
 def generator_spec(arch: str) -> ArchSpec:
@@ -57,6 +57,8 @@ def size_multiple_for(arch: str, scale: int) -> int:
 
 
 def build_discriminator(arch: str, **hparams) -> nn.Module:
+    """The discriminator `arch` with these hyperparameters (the others at their defaults); a
+    ValueError names an unknown architecture or key, or a wrong type."""
     if arch not in DISCRIMINATORS:
         raise ValueError(f"unknown discriminator {arch!r}; known: {', '.join(DISCRIMINATORS)}")
-    return DISCRIMINATORS[arch](**hparams)
+    return DISCRIMINATORS[arch].build(**hparams)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
+
+from .spec import DiscriminatorSpec, hparams_of
+
+
+@dataclass(frozen=True)
+class VGGStyleParams:
+    num_in_ch: int = 3
+    num_feat: int = 64
 
 
 class VGGStyleDiscriminator(nn.Module):
@@ -15,9 +25,10 @@ class VGGStyleDiscriminator(nn.Module):
     paper's dense layers tie it to 96 px).
     """
 
-    def __init__(self, *, num_in_ch: int = 3, num_feat: int = 64):
+    def __init__(self, params: VGGStyleParams):
         super().__init__()
-        self.hparams = dict(num_in_ch=num_in_ch, num_feat=num_feat)
+        self.hparams = hparams_of(params)
+        num_in_ch, num_feat = params.num_in_ch, params.num_feat
         widths = [num_feat, num_feat * 2, num_feat * 4, num_feat * 8, num_feat * 8]
         layers: list[nn.Module] = []
         in_ch = num_in_ch
@@ -40,18 +51,25 @@ class VGGStyleDiscriminator(nn.Module):
         return self.classifier(self.pool(self.features(x)))
 
 
+@dataclass(frozen=True)
+class UNetParams:
+    num_in_ch: int = 3
+    num_feat: int = 64
+    skip_connection: bool = True
+
+
 class UNetDiscriminatorSN(nn.Module):
     """Real-ESRGAN's U-Net discriminator: per-pixel realness, spectral norm on every conv.
 
     Input height and width must be multiples of 8.
     """
 
-    def __init__(self, *, num_in_ch: int = 3, num_feat: int = 64, skip_connection: bool = True):
+    def __init__(self, params: UNetParams):
         super().__init__()
-        self.hparams = dict(num_in_ch=num_in_ch, num_feat=num_feat, skip_connection=skip_connection)
-        self.skip_connection = skip_connection
-        f = num_feat
-        self.conv0 = nn.Conv2d(num_in_ch, f, 3, 1, 1)
+        self.hparams = hparams_of(params)
+        self.skip_connection = params.skip_connection
+        f = params.num_feat
+        self.conv0 = nn.Conv2d(params.num_in_ch, f, 3, 1, 1)
         self.conv1 = spectral_norm(nn.Conv2d(f, f * 2, 4, 2, 1, bias=False))
         self.conv2 = spectral_norm(nn.Conv2d(f * 2, f * 4, 4, 2, 1, bias=False))
         self.conv3 = spectral_norm(nn.Conv2d(f * 4, f * 8, 4, 2, 1, bias=False))
@@ -85,3 +103,7 @@ class UNetDiscriminatorSN(nn.Module):
         out = act(self.conv7(x6))
         out = act(self.conv8(out))
         return self.conv9(out)
+
+
+VGG = DiscriminatorSpec(name="vgg", module=VGGStyleDiscriminator, params=VGGStyleParams)
+UNET = DiscriminatorSpec(name="unet", module=UNetDiscriminatorSN, params=UNetParams)

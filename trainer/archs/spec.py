@@ -77,6 +77,26 @@ class ArchSpec:
         return self.module(self.make_params(hparams))
 
 
+@dataclass(frozen=True)
+class DiscriminatorSpec:
+    """A discriminator of the gan phase: its module and typed hyperparameters (`gan.disc_arch`
+    and `gan.disc_hparams`), checked as a generator's are."""
+
+    name: str  # the registry key, stored in training-state checkpoints
+    module: type[nn.Module]
+    params: type
+
+    def make_params(self, hparams: dict, *, prefix: str | None = None) -> object:
+        """The typed hyperparameters, defaults filled in; ConfigError names an unknown key (with
+        a did-you-mean) or a wrong type."""
+        where = f" of {self.name}" if prefix is None else f" in {prefix[:-1]} ({self.name})"
+        prefix = f"{self.name}." if prefix is None else prefix
+        return self.params(**check_fields(self.params, hparams, prefix=prefix, where=where))
+
+    def build(self, **hparams) -> nn.Module:
+        return self.module(self.make_params(hparams))
+
+
 def hparams_of(params: object) -> dict:
     """The plain dict a module keeps as `module.hparams` (checkpoints store it)."""
     return dataclasses.asdict(params)
