@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ import torch
 from torch import nn
 
 from uprez.runtime.base import atomic
+from uprez.runtime.base.console import first_line
 from uprez.runtime.base.weights import CheckpointError
 
 from .config import PHASES, Config
@@ -123,6 +125,37 @@ GENERATOR_KEYS = ("format", "format_version", "arch", "hparams", "params", "para
 def generator_checkpoint_from_state(state: dict) -> dict:
     """The generator part of a training-state checkpoint (no optimiser state)."""
     return {key: state[key] for key in GENERATOR_KEYS}
+
+
+TRAINING_KEYS = ("optimizers", "schedulers", "scaler", "ema", "rng", "elapsed_s",
+                 "phase_start_s")
+GAN_KEYS = ("disc_arch", "disc_hparams", "disc_params")
+
+
+def load_training_state(path: Path) -> dict:
+    """A training-state checkpoint, checked whole: CheckpointError when it cannot be read or
+    lacks a part, in one line."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path}: {exc.strerror or exc}") from None
+    # torch.save writes a zip archive; torch's own errors for a file cut short are paragraphs
+    # (one of them advises weights_only=False, which would run pickled code)
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: damaged or cut short (not the whole zip archive that "
+                              "torch.save writes)")
+    try:
+        state = load(path)
+    except CheckpointError as exc:
+        raise CheckpointError(first_line(exc)) from None
+    missing = [key for key in GENERATOR_KEYS + TRAINING_KEYS if key not in state]
+    if state.get("phase") == "gan":
+        missing += [key for key in GAN_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a whole training state (no {', '.join(missing)})")
+    return state
 
 
 def training_state(models: PhaseModels, *, step: int, config: Config, clock: Clock) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import typing
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 
 from uprez.runtime.base import console
 from uprez.runtime.base.console import require_extra
-from uprez.runtime.base.report import EXIT_INTERRUPTED
+from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
 from .config import Amp
 from .presets import DEFAULT_PRESET, PRESETS
@@ -39,16 +40,17 @@ Examples:
               help=f"Named config to start from (default {DEFAULT_PRESET}).")
 @click.option("--config", "config_file", type=_FILE,
               help="TOML config file; over --preset if given, else over the built-in defaults.")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of HR training images; LR made on the fly (MATLAB bicubic).")
-@click.option("--lr", "lr_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--lr", "lr_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of LR images paired by name with --hr (instead of --data).")
-@click.option("--hr", "hr_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--hr", "hr_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of HR images paired with --lr.")
-@click.option("--val", "val_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of HR validation images: Y-PSNR/SSIM vs bicubic every val.every steps.")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Run folder: config.toml, checkpoints/, metrics, samples/, generator.pth.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: config.toml, checkpoints/, metrics, samples/, generator.pth "
+                   "(needed unless --print-config).")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --output from its latest checkpoint.")
 @click.option("--max-minutes", type=click.FloatRange(min=0),
@@ -79,10 +81,10 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
     """
     from . import config_io
     from .config import Config
-    from .setup import TrainingError
-    from .train import TrainingInterrupted
 
     console.set_quiet(quiet)
+    if output is None and (resume or not print_config):
+        raise click.UsageError("missing --output DIR (the run folder)")
     try:
         config = _resolve_config(preset, config_file, output, resume)
         cli_values = {
@@ -106,27 +108,55 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
     if not config.data.hr:
         raise click.UsageError("no training data: give --data DIR (or --lr DIR --hr DIR)")
     assert isinstance(config, Config)
+    sys.exit(_train(config, output, resume))
 
-    from uprez.runtime.base import interrupts
+
+def _train(config, output: Path, resume: bool) -> int:
+    """Run the training; the exit code: 0 done, 1 failed on the way (diverged, a full disk),
+    2 what was asked for cannot be done (data, weights, device, checkpoints), 130 stopped by
+    Ctrl-C or SIGTERM. Errors are one line, with what to do."""
     from uprez.runtime.base.weights import CheckpointError
 
     from .run import run_training
+    from .setup import TrainingError
+    from .train import TrainingInterrupted
 
+    go_on = f"sr-train --output {shlex.quote(str(output))} --resume"
     try:
-        with interrupts.recorded():
-            run_training(config, output, resume=resume)
+        run_training(config, output, resume=resume)
     except TrainingInterrupted as exc:
-        console.error(f"{exc}; state saved, continue with: sr-train --output {output} --resume")
-        sys.exit(EXIT_INTERRUPTED)
-    except (TrainingError, CheckpointError) as exc:
-        raise click.ClickException(str(exc)) from None
+        if exc.saved:
+            console.error(f"{exc}; state saved, continue with: {go_on}")
+        else:
+            console.error(f"{exc}, in the middle of a step: its state was not saved"
+                          + (f"; continue from the last checkpoint with: {go_on}"
+                             if _has_checkpoint(output) else ""))
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # outside the training loop: setting up, between phases
+        console.error("interrupted" + (f"; continue from the last checkpoint with: {go_on}"
+                                       if _has_checkpoint(output) else ""))
+        return EXIT_INTERRUPTED
+    except TrainingError as exc:
+        _fail(str(exc), exc.exit_code)
+    except CheckpointError as exc:
+        _fail(str(exc), EXIT_USAGE)
     except OSError as exc:  # a full disk, a folder gone: every write is atomic, nothing is torn
         where = f"{exc.filename}: " if exc.filename else ""
-        saved = any((output / "checkpoints").glob("*.pth"))
-        raise click.ClickException(
-            f"{where}{exc.strerror or exc}" + (f"; the checkpoints already saved are whole, "
-                                               f"continue with: sr-train --output {output} "
-                                               f"--resume" if saved else "")) from None
+        _fail(f"{where}{exc.strerror or exc}" + (f"; the checkpoints already saved are whole, "
+                                                 f"continue with: {go_on}"
+                                                 if _has_checkpoint(output) else ""),
+              EXIT_SOME_FAILED)
+    return EXIT_OK
+
+
+def _has_checkpoint(output: Path) -> bool:
+    return any((output / "checkpoints").glob("*.pth"))
+
+
+def _fail(message: str, exit_code: int) -> None:
+    error = click.ClickException(message)
+    error.exit_code = exit_code
+    raise error
 
 
 def _resolve_config(preset: str | None, config_file: Path | None, output: Path, resume: bool):

@@ -3,12 +3,15 @@ write generator.pth."""
 
 from __future__ import annotations
 
+import math
+import shlex
 from pathlib import Path
 
 import torch
 
-from uprez.runtime.base import atomic, console
+from uprez.runtime.base import atomic, console, interrupts
 from uprez.runtime.base.imageio import ImageReadError
+from uprez.runtime.base.weights import CheckpointError
 
 from . import checkpoint as ckpt
 from .config import Config
@@ -18,7 +21,14 @@ from .distributed import Dist, init_distributed, shutdown
 from .phase import Run, check_discriminator
 from .runlog import RunLog
 from .schedule import Clock
-from .setup import TrainingError, check_amp, load_init_weights, pick_device, report_rejected
+from .setup import (
+    TrainingError,
+    check_amp,
+    format_duration,
+    load_init_weights,
+    pick_device,
+    report_rejected,
+)
 from .train import train_phase
 from .validate import ValImage, bicubic_scores, load_val_images
 from .vgg import VGGWeightsError, load_vgg19
@@ -31,7 +41,9 @@ def run_training(config: Config, run_dir: Path, *, resume: bool = False) -> dict
         config.train.device == "auto" and torch.cuda.is_available())
     dist = init_distributed(use_cuda)
     try:
-        return _run(config, run_dir, resume, dist)
+        # SIGTERM (kill, a cluster scheduler) stops the run as Ctrl-C does: state saved first
+        with interrupts.recorded(terminate=True):
+            return _run(config, run_dir, resume, dist)
     finally:
         shutdown(dist)
 
@@ -42,7 +54,7 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     device = pick_device(config.train.device, dist.local_rank)
     check_amp(config.train.amp, device)
     phases = list(config.train.phases)
-    state = _resume_state(run_dir, phases) if resume else None
+    state = _resume_state(run_dir, phases, speak=dist.is_main) if resume else None
     if not resume and ckpt.latest(run_dir) is not None:
         raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
                             f"or pick another --output")
@@ -67,6 +79,8 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
         if dist.is_main else None
     clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
                   elapsed_s=state["elapsed_s"] if state else 0.0)
+    if state is not None and clock.run_over() and not _finished(config, state):
+        raise TrainingError(_budget_used_up(config, run_dir, state, clock))
     run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
               val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
     final = _run_phases(run, phases, state)
@@ -75,20 +89,57 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
         console.info(f"wrote {run_dir / 'generator.pth'} ({final['phase']} phase, step "
                      f"{final['step']}, "
                      f"{'EMA weights included' if final['params_ema'] else 'no EMA'})")
+        if not _finished(config, final):
+            console.info(f"the time budget ended the run early; to train on: sr-train --output "
+                         f"{shlex.quote(str(run_dir))} --resume --max-minutes "
+                         f"{math.ceil(clock.elapsed_s / 60 + config.train.max_minutes)}")
     return final
 
 
-def _resume_state(run_dir: Path, phases: list[str]) -> dict:
-    """The latest training state of the run, for --resume."""
-    path = ckpt.latest(run_dir)
-    if path is None:
+def _resume_state(run_dir: Path, phases: list[str], *, speak: bool) -> dict:
+    """The newest training state of the run that loads whole, for --resume. Checkpoints are
+    written atomically, so a damaged one was damaged afterwards (a disk error, a copy cut
+    short): it is named and left where it is, and the one before it is used."""
+    found = ckpt.training_checkpoints(run_dir)
+    if not found:
         raise TrainingError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
-    state = ckpt.load(path)
-    if state["phase"] not in phases:
-        raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
-                            f"train.phases {phases} does not run")
-    console.info(f"resuming from {path} (phase {state['phase']}, step {state['step']})")
-    return state
+    damaged = []
+    for path in reversed(found):
+        try:
+            state = ckpt.load_training_state(path)
+        except CheckpointError as exc:
+            damaged.append(str(exc))
+            continue
+        if state["phase"] not in phases:
+            raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
+                                f"train.phases {phases} does not run")
+        if speak:
+            for reason in damaged:
+                console.warn(f"--resume: passing over a damaged checkpoint: {reason}")
+            older = ", the newest one that loads" if damaged else ""
+            console.info(f"resuming from {path}{older} (phase {state['phase']}, step "
+                         f"{state['step']})")
+        return state
+    raise TrainingError(f"--resume: none of the {len(found)} checkpoints in "
+                        f"{run_dir / 'checkpoints'} can be loaded (the newest: {damaged[0]})")
+
+
+def _finished(config: Config, state: dict) -> bool:
+    """Whether the state is the end of the run's last phase."""
+    return (state["phase"] == config.train.phases[-1]
+            and state["step"] >= config.phase(state["phase"]).steps)
+
+
+def _budget_used_up(config: Config, run_dir: Path, state: dict, clock: Clock) -> str:
+    """--resume with no time left: say where the run stopped and how to give it more."""
+    minutes = config.train.max_minutes
+    more = math.ceil(clock.elapsed_s / 60 + minutes)
+    return (f"--resume: the run's time budget (train.max_minutes = {minutes:g}) is used up: it "
+            f"stopped at {state['phase']} step {state['step']} of "
+            f"{config.phase(state['phase']).steps} after {format_duration(clock.elapsed_s)} of "
+            f"training. The budget counts the whole run; to train on, raise it: sr-train "
+            f"--output {shlex.quote(str(run_dir))} --resume --max-minutes {more} (or 0 for no "
+            "limit)")
 
 
 def _training_data(config: Config, device: torch.device, dist: Dist) -> PatchDataset:
@@ -135,13 +186,16 @@ def _run_phases(run: Run, phases: list[str], state: dict | None) -> dict:
         resume_state = state if state is not None and state["phase"] == name else None
         if resume_state is not None and resume_state["step"] >= config.phase(name).steps:
             final = ckpt.generator_checkpoint_from_state(resume_state)
+            phase_file = run.run_dir / f"generator_{name}.pth"
+            if run.dist.is_main and not phase_file.exists():  # stopped before it was written
+                ckpt.save_atomic(final, phase_file)
         else:
             if run.clock.run_over():
                 console.info(f"time budget used up; phase {name} not started")
                 break
             final = train_phase(run, name, init=init, resume=resume_state)
         init = final["params_ema"] or final["params"]
-    if final is None:
+    if final is None:  # cannot happen: a resume without time left stops in _run
         raise TrainingError("nothing was trained: the time budget was used up before the "
                             "first step")
     return final

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from uprez.runtime.base import console
+from uprez.runtime.base.report import EXIT_SOME_FAILED, EXIT_USAGE
 from uprez.runtime.base.weights import unwrap_weights
 
 from . import checkpoint as ckpt
@@ -16,7 +17,16 @@ from .images import Rejected
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to do."""
+    """Training cannot start or go on; the message says why and what to do. Most are about what
+    was asked for (config, data, weights, device, run folder): exit code 2, as usage errors."""
+
+    exit_code = EXIT_USAGE
+
+
+class TrainingFailed(TrainingError):
+    """The run failed on the way (it diverged): exit code 1."""
+
+    exit_code = EXIT_SOME_FAILED
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:

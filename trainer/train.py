@@ -6,6 +6,8 @@ Under torchrun every process runs this; only rank 0 writes files and prints prog
 
 from __future__ import annotations
 
+import shlex
+
 from uprez.runtime.base import interrupts
 
 from . import checkpoint as ckpt
@@ -15,16 +17,16 @@ from .distributed import all_agree, any_says
 from .phase import PhaseModels, Run, build_phase, set_learning_rates, wrap_for_training
 from .progress import PhaseProgress
 from .schedule import lr_factor
-from .setup import TrainingError
+from .setup import TrainingFailed
 from .step import apply_update, drop_update, train_step, training_pair
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C: the state at `step` was saved."""
+    """Ctrl-C or SIGTERM: the state at `step` was saved, unless a second Ctrl-C cut a step."""
 
-    def __init__(self, phase: str, step: int):
-        super().__init__(f"interrupted in phase {phase} at step {step}")
-        self.phase, self.step = phase, step
+    def __init__(self, phase: str, step: int, *, saved: bool = True):
+        super().__init__(f"{interrupts.received()} in phase {phase} at step {step}")
+        self.phase, self.step, self.saved = phase, step, saved
 
 
 def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) -> dict:
@@ -48,6 +50,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
         progress.restart_clock()
     step = last_saved = last_validated = start
     bad_in_a_row = 0
+    in_step = False  # inside a step's updates, which only a second Ctrl-C can cut
     try:
         for loaded in loader:
             interrupts.check()  # a Ctrl-C that a finaliser swallowed still stops here
@@ -56,17 +59,27 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
             lr_img, hr_img = training_pair(loaded, device)
             factor = lr_factor(phase, step, max(step / phase.steps, run.clock.time_progress(name)))
             set_learning_rates(models, config, factor)
-            losses, finite = train_step(models, config, device, lr_img, hr_img)
-            step += 1
+            # One step is done whole or not at all, so a checkpoint of step k holds exactly k
+            # updates: the forward passes change state too (BatchNorm statistics, spectral-norm
+            # vectors), then the optimisers, the loss scale and the EMA; a Ctrl-C or SIGTERM
+            # that lands inside waits for the end of the step.
+            with interrupts.held():
+                in_step = True
+                losses, finite = train_step(models, config, device, lr_img, hr_img)
+                finite = all_agree(finite, dist, device)
+                if finite:
+                    apply_update(models)
+                else:  # NaN/Inf: no update; stop if it goes on
+                    drop_update(models)
+                step += 1
+                in_step = False
             progress.step_taken()
-            if not all_agree(finite, dist, device):  # NaN/Inf: no update; stop if it goes on
+            if not finite:
                 bad_in_a_row += 1
-                drop_update(models)
                 if bad_in_a_row >= train.max_bad_steps:
-                    raise TrainingError(_diverged(name, step, bad_in_a_row))
+                    raise TrainingFailed(_diverged(run, name, step, bad_in_a_row))
                 continue
             bad_in_a_row = 0
-            apply_update(models)
 
             progress.add(losses)
             if step % train.log_every == 0 or step == phase.steps:
@@ -78,17 +91,21 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
             if step % config.val.every == 0:
                 progress.validate(step, models.eval_generator)
                 last_validated = step
+        progress.close()
+        # end of phase (all steps done, or out of time): save, validate, hand on the generator
+        if step != last_saved:
+            _save(run, models, step)
+            last_saved = step
+        if step != last_validated:
+            progress.validate(step, models.eval_generator)
     except KeyboardInterrupt:
         progress.close()
-        _save(run, models, step)
+        if in_step:  # a second Ctrl-C inside a step: its state is torn, keep the last checkpoint
+            raise TrainingInterrupted(name, step, saved=False) from None
+        if step != last_saved:
+            _save(run, models, step)
         raise TrainingInterrupted(name, step) from None
-    progress.close()
 
-    # end of phase (all steps done, or out of time): save, validate, hand on the generator
-    if step != last_saved:
-        _save(run, models, step)
-    if step != last_validated:
-        progress.validate(step, models.eval_generator)
     final = ckpt.generator_checkpoint(models.generator, models.ema.model if models.ema else None,
                                       step=step, phase=name, config=to_dict(config))
     if dist.is_main:
@@ -104,9 +121,13 @@ def _save(run: Run, models: PhaseModels, step: int) -> None:
         ckpt.prune(run.run_dir, run.config.train.keep_checkpoints)
 
 
-def _diverged(name: str, step: int, bad_in_a_row: int) -> str:
-    return (f"{bad_in_a_row} steps in a row had a non-finite loss or gradient (phase {name}, "
-            f"step {step}); the model diverged. Lower {name}.lr, set train.grad_clip (e.g. 1.0), "
-            "or use train.amp = 'none'; --resume restarts from the last checkpoint")
-
-
+def _diverged(run: Run, name: str, step: int, bad_in_a_row: int) -> str:
+    """What happened and what to do; --resume only when there is a checkpoint to go on from."""
+    text = (f"{bad_in_a_row} steps in a row had a non-finite loss or gradient (phase {name}, "
+            f"step {step}); the model diverged. Lower {name}.lr, set train.grad_clip (e.g. 1.0) "
+            "or use train.amp = 'none'")
+    last = ckpt.latest(run.run_dir)
+    if last is None:
+        return text + "; no checkpoint was saved yet, so start the run again with the change"
+    return (text + f", then go on from {last.relative_to(run.run_dir)} with: sr-train --output "
+            f"{shlex.quote(str(run.run_dir))} --resume --set KEY=VALUE")

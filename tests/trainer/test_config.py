@@ -103,6 +103,13 @@ def test_print_config_shows_cli_options_in_the_resolved_config(tmp_path):
     assert f'hr = "{tmp_path}"' in result.output
 
 
+def test_the_readme_print_config_example_runs_without_output():
+    result = CliRunner().invoke(cli, ["--preset", "srgan-x4", "--set", "gan.gan_weight=1e-2",
+                                      "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert "gan_weight = 0.01" in result.output
+
+
 @pytest.mark.parametrize("preset, setting, message", [
     ("compact-x4", "model.hparams.foo=1", "unknown key 'foo' in model.hparams (compact)"),
     ("esrgan-x4", "model.hparams.num_block=2.5",
