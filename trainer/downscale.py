@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 import cv2
 
-from uprez.runtime.base import console
+from uprez.runtime.base import console, interrupts
 from uprez.runtime.base.atomic import write_bytes
 from uprez.runtime.base.imageio import IMAGE_SUFFIXES, ImageReadError, list_images, read_image
-from uprez.runtime.base.report import BatchReport
+from uprez.runtime.base.report import EXIT_INTERRUPTED, BatchReport
 from uprez.runtime.resize import imresize, mod_crop
 
 
@@ -96,10 +96,18 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
         report.add_failed(str(source), reason)
         console.error(f"{source}: {reason}")
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = pool.map(work, todo)
-        for _ in console.progress(done, total=len(todo), desc=f"x{scale}", unit="img"):
-            pass
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        with interrupts.recorded():
+            done = pool.map(work, todo)
+            for _ in console.progress(done, total=len(todo), desc=f"x{scale}", unit="img"):
+                interrupts.check()
+    except KeyboardInterrupt:  # the images being written finish (atomically); no new ones
+        pool.shutdown(cancel_futures=True)
+        console.error(f"interrupted: {report.summary()}; run the same command again to go on "
+                      "(finished files are skipped)")
+        sys.exit(EXIT_INTERRUPTED)
+    pool.shutdown()
     console.result(f"{output_dir}: {report.summary()}")
     sys.exit(report.exit_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -74,3 +75,24 @@ def test_exif_rotated_photo_is_downscaled_upright_like_the_trainer_reads_it(tmp_
     upright = read_rgb(hr_dir / "rotated.jpg")
     assert upright.shape[:2] == (32, 16)
     assert cv2.imread(str(lr_dir / "rotated.png")).shape[:2] == (8, 4)
+
+
+def test_ctrl_c_stops_sr_downscale_before_the_next_image_with_exit_130(tmp_path, monkeypatch):
+    from uprez.trainer import downscale
+
+    hr = write_images(tmp_path / "hr", [(32, 32)] * 6)
+    done = []
+
+    def interrupted_at_the_second(source, target, scale):
+        if len(done) == 1:
+            signal.raise_signal(signal.SIGINT)
+        downscale_file(source, target, scale)
+        done.append(target)
+
+    downscale_file = downscale.downscale_file
+    monkeypatch.setattr(downscale, "downscale_file", interrupted_at_the_second)
+    result = CliRunner().invoke(main, ["-i", str(hr), "-o", str(tmp_path / "lr"), "-j", "1"])
+    assert result.exit_code == 130, result.output
+    written = len(list((tmp_path / "lr").iterdir()))
+    assert written < 4  # not the whole folder: the pool's queued images were dropped
+    assert f"interrupted: {written} done; run the same command again to go on" in result.output
