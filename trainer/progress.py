@@ -37,6 +37,24 @@ class PhaseProgress:
 
     def step_taken(self) -> None:
         self.bar.update(1)
+        if self.run.clock.budget_s > 0:
+            self._fit_total_to_budget()
+
+    def _fit_total_to_budget(self) -> None:
+        """Under a time budget the phase ends on time, usually before its last step: the bar's
+        total is the steps the budget leaves room for at the rate so far, so its percentage
+        and ETA count to the deadline."""
+        done = self.bar.n - self.start
+        seconds = time.monotonic() - self.loop_started
+        if done < 3 or seconds <= 0:  # too early to know the rate
+            return
+        in_time = self.bar.n + int(done / seconds * self.run.clock.time_left(self.name))
+        self.bar.total = max(self.bar.n, min(self.steps, in_time))
+
+    def out_of_time(self) -> None:
+        """The budget ended the phase here: the bar closes full."""
+        self.bar.total = self.bar.n
+        self.bar.refresh()
 
     def add(self, losses: dict[str, torch.Tensor]) -> None:
         """The losses of a step whose update was applied, for the next record's means."""

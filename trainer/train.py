@@ -55,6 +55,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
         for loaded in loader:
             interrupts.check()  # a Ctrl-C that a finaliser swallowed still stops here
             if any_says(run.clock.phase_over(name), dist, device):
+                progress.out_of_time()
                 break
             lr_img, hr_img = training_pair(loaded, device)
             factor = lr_factor(phase, step, max(step / phase.steps, run.clock.time_progress(name)))
