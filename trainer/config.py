@@ -56,7 +56,8 @@ class TrainConfig:
 class ValConfig:
     dir: str = ""  # folder of HR validation images; empty = no validation
     every: int = 1000  # steps between validations (and always at the end of a phase)
-    num_samples: int = 3  # images saved as LR-bicubic | SR | HR strips
+    num_samples: int = 3  # images saved as labelled LR-bicubic | SR | HR strips (samples/)
+    keep_samples: int = 5  # the newest strips kept per image; older ones are deleted
     center_crop: int = 0  # validate on a centre crop of this HR size; 0 = whole image
 
 

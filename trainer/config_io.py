@@ -135,8 +135,8 @@ def validate(config: Config) -> None:
     for positive in ("log_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps"):
         if getattr(train, positive) < 1:
             raise ConfigError(f"train.{positive} must be at least 1")
-    if config.val.every < 1:
-        raise ConfigError("val.every must be at least 1")
+    if config.val.every < 1 or config.val.keep_samples < 1:
+        raise ConfigError("val.every and val.keep_samples must be at least 1")
     for name in train.phases:
         phase = config.phase(name)
         if phase.steps < 1 or phase.lr <= 0:

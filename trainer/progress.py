@@ -92,7 +92,8 @@ class PhaseProgress:
         config = run.config
         result = validate(model, run.val_images, config.model.scale, run.device,
                           samples_dir=run.run_dir / "samples",
-                          num_samples=config.val.num_samples, tag=f"{self.name}_{step:08d}")
+                          num_samples=config.val.num_samples,
+                          keep_samples=config.val.keep_samples, phase=self.name, step=step)
         run.log.append({"kind": "val", "phase": self.name, "step": step, **run.bicubic,
                         **result})
         run.log.plot()

@@ -1,4 +1,4 @@
-"""Validation on a folder of HR images: paper-convention metrics and LR-bicubic | SR | HR strips."""
+"""Validation on a folder of HR images: paper-convention metrics, and sample strips (samples.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from uprez.runtime.base.imageio import ImageReadError, list_images
 from uprez.runtime.evaluation.protocol import score
 from uprez.runtime.resize import imresize, mod_crop
 
-from .images import Rejected, read_rgb, write_rgb
+from .images import Rejected, read_rgb
+from .samples import save_sample
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,12 @@ def upscale(model: nn.Module, lr: np.ndarray, device: torch.device) -> np.ndarra
 
 
 def validate(model: nn.Module, images: list[ValImage], scale: int, device: torch.device,
-             *, samples_dir: Path | None = None, num_samples: int = 0, tag: str = "") -> dict:
+             *, samples_dir: Path | None = None, num_samples: int = 0, keep_samples: int = 1,
+             phase: str = "", step: int = 0) -> dict:
     """Mean metrics over the images ({"psnr_y", "ssim_y", "psnr_rgb", "images": {...}}).
 
-    The first `num_samples` images are saved as `samples_dir/<tag>_<name>.png` strips.
+    The first `num_samples` images are saved as labelled strips in `samples_dir`, the newest
+    `keep_samples` of each kept (samples.py).
     """
     was_training = model.training
     model.eval()
@@ -77,8 +80,10 @@ def validate(model: nn.Module, images: list[ValImage], scale: int, device: torch
             sr = upscale(model, image.lr, device)
             per_image[image.name] = scores(sr, image.hr, scale)
             if samples_dir is not None and i < num_samples:
-                strip = np.concatenate([image.bicubic, sr, image.hr], axis=1)
-                write_rgb(samples_dir / f"{tag}_{image.name}.png", strip)
+                save_sample(samples_dir, phase=phase, step=step, name=image.name,
+                            bicubic=image.bicubic, sr=sr, hr=image.hr,
+                            bicubic_psnr=scores(image.bicubic, image.hr, scale)["psnr_y"],
+                            sr_psnr=per_image[image.name]["psnr_y"], keep=keep_samples)
     finally:
         model.train(was_training)
     means = {k: float(np.mean([s[k] for s in per_image.values()]))
