@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
@@ -64,6 +65,12 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
                 file=sys.stderr, disable=_quiet or None, dynamic_ncols=True)
 
 
+# The PyTorch uprez is tested with, and where its CPU-only build is: on Linux a plain
+# `pip install torch` pulls the CUDA build, about 5 GB, which a CPU machine cannot use.
+TORCH_VERSION = "2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
 def require_extra(command: str, extra: str, *modules: str) -> None:
     """Raise a ClickException with an install hint when an optional dependency is missing."""
     import importlib
@@ -74,5 +81,37 @@ def require_extra(command: str, extra: str, *modules: str) -> None:
         except ImportError as exc:
             raise click.ClickException(
                 f"{command} needs {module}, which is not installed ({exc}).\n"
-                f'Install it with:  pip install "uprez[{extra}]"'
-            ) from None
+                + install_hint(extra, torch=module == "torch")) from None
+
+
+def install_hint(extra: str, *, torch: bool, package_dir: Path | None = None) -> str:
+    """The commands that install an extra from where uprez is: from a checkout (an editable
+    install or a source tree) `pip install -e CHECKOUT[extra]`, else from the package index.
+    With `torch`, the CPU-only PyTorch first, so that pip does not pull the CUDA build."""
+    checkout = _checkout_of(package_dir or Path(__file__).resolve().parents[1])
+    if checkout is None:
+        install = f'pip install "uprez[{extra}]"'
+        where = "Install it with:"
+    else:
+        here = "." if checkout == Path.cwd().resolve() else str(checkout)
+        install = f'pip install -e "{here}[{extra}]"'
+        where = f"Install it from this checkout ({checkout}):"
+    if not torch:
+        return f"{where}  {install}"
+    return (f"{where}\n"
+            f"  pip install torch=={TORCH_VERSION} --index-url {TORCH_CPU_INDEX}\n"
+            f"  {install}\n"
+            "The first line installs PyTorch's CPU-only build (about 200 MB); without it pip "
+            "installs the CUDA build on Linux (about 5 GB). On a machine with an NVIDIA GPU, "
+            "leave it out.")
+
+
+def _checkout_of(package_dir: Path) -> Path | None:
+    """The source tree around `package_dir` (uprez's runtime/, export/ and trainer/ sit in the
+    repository root beside pyproject.toml), or None for an installed package."""
+    root = package_dir.parent
+    try:
+        project = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "uprez"' in project else None
