@@ -77,6 +77,10 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
     config is the preset, then --config, then these options and --set; the resolved config is
     saved as RUN/config.toml. The result is RUN/generator.pth, ready for sr-export.
 
+    Ctrl-C or SIGTERM saves the training state (exit 130); --resume goes on from it, to the
+    same weights as a run never stopped. Exit codes: 0 done, 1 the run failed (diverged, disk
+    full), 2 usage (bad config, missing folder, no usable images, no checkpoint), 130 stopped.
+
     Under torchrun every process runs the same command (data.batch_size is per process).
     """
     from . import config_io
