@@ -55,6 +55,8 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     check_amp(config.train.amp, device)
     phases = list(config.train.phases)
     state = _resume_state(run_dir, phases, speak=dist.is_main) if resume else None
+    if state is not None and _no_time_left(config, state):
+        raise TrainingError(_budget_used_up(config, run_dir, state))
     if not resume and ckpt.latest(run_dir) is not None:
         raise TrainingError(f"{run_dir} already holds a run; continue it with --resume, "
                             f"or pick another --output")
@@ -79,8 +81,6 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
         if dist.is_main else None
     clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
                   elapsed_s=state["elapsed_s"] if state else 0.0)
-    if state is not None and clock.run_over() and not _finished(config, state):
-        raise TrainingError(_budget_used_up(config, run_dir, state, clock))
     run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
               val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
     final = _run_phases(run, phases, state)
@@ -130,14 +130,20 @@ def _finished(config: Config, state: dict) -> bool:
             and state["step"] >= config.phase(state["phase"]).steps)
 
 
-def _budget_used_up(config: Config, run_dir: Path, state: dict, clock: Clock) -> str:
+def _no_time_left(config: Config, state: dict) -> bool:
+    """Whether a resumed run would stop at once: its time budget is spent, its work is not."""
+    budget_s = config.train.max_minutes * 60
+    return 0 < budget_s <= state["elapsed_s"] and not _finished(config, state)
+
+
+def _budget_used_up(config: Config, run_dir: Path, state: dict) -> str:
     """--resume with no time left: say where the run stopped and how to give it more."""
     minutes = config.train.max_minutes
-    more = math.ceil(clock.elapsed_s / 60 + minutes)
+    more = math.ceil(state["elapsed_s"] / 60 + minutes)
     return (f"--resume: the run's time budget (train.max_minutes = {minutes:g}) is used up: it "
             f"stopped at {state['phase']} step {state['step']} of "
-            f"{config.phase(state['phase']).steps} after {format_duration(clock.elapsed_s)} of "
-            f"training. The budget counts the whole run; to train on, raise it: sr-train "
+            f"{config.phase(state['phase']).steps} after {format_duration(state['elapsed_s'])} "
+            f"of training. The budget counts the whole run; to train on, raise it: sr-train "
             f"--output {shlex.quote(str(run_dir))} --resume --max-minutes {more} (or 0 for no "
             "limit)")
 
@@ -195,9 +201,10 @@ def _run_phases(run: Run, phases: list[str], state: dict | None) -> dict:
                 break
             final = train_phase(run, name, init=init, resume=resume_state)
         init = final["params_ema"] or final["params"]
-    if final is None:  # cannot happen: a resume without time left stops in _run
-        raise TrainingError("nothing was trained: the time budget was used up before the "
-                            "first step")
+    if final is None:  # a resume without time left stops earlier, in _run
+        raise TrainingError(f"nothing was trained: setting up (data, validation images, "
+                            f"networks) took the whole time budget (train.max_minutes = "
+                            f"{config.train.max_minutes:g}); give a larger --max-minutes")
     return final
 
 

@@ -48,7 +48,8 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
     if start == 0:
         progress.validate(0, models.eval_generator)
         progress.restart_clock()
-    step = last_saved = last_validated = start
+    step = last_validated = start
+    last_saved = start if resume is not None else -1  # a fresh phase has no checkpoint yet
     bad_in_a_row = 0
     in_step = False  # inside a step's updates, which only a second Ctrl-C can cut
     try:
