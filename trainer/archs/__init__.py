@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import compact, discriminators, rrdbnet, srresnet
+from . import compact, dat, discriminators, hat, omnisr, rrdbnet, span, srresnet, swinir
 from .spec import ArchSpec, DiscriminatorSpec
 
 # sr-export tries the layouts of these in this order: put an architecture whose signature keys
@@ -22,6 +22,12 @@ GENERATORS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     rrdbnet.SPEC,
     compact.SPEC,
     srresnet.SPEC,
+    # the community's architectures, in their published key layouts
+    span.SPEC,
+    hat.SPEC,  # HAT's keys include SwinIR's signature prefixes: it comes first
+    swinir.SPEC,
+    dat.SPEC,
+    omnisr.SPEC,
 )}
 
 # Views of GENERATORS for callers that need one field.

@@ -8,6 +8,7 @@ sizes the model takes). The specs are listed in `uprez.trainer.archs.GENERATORS`
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,9 +55,20 @@ class ArchSpec:
     layouts: tuple[Layout, ...] = ()  # sr-export tries them in this order
     # input height and width must be multiples of this, by scale (missing: 1)
     size_multiples: Mapping[int, int] = field(default_factory=dict)
+    # window-attention models: the window grid of a model with these hparams. The graph pads
+    # any input to it, but tiles must start on it to see the windows a whole-image run sees.
+    window_grid: Callable[[dict], int] | None = None
+    # the output depends on statistics of the whole input (global pooling, channel attention
+    # over all pixels, grid attention): tiles only approximate a whole-image run
+    global_context: bool = False
 
     def size_multiple(self, scale: int) -> int:
         return self.size_multiples.get(scale, 1)
+
+    def tile_multiple(self, hparams: dict) -> int:
+        """What tiles must be multiples of: the required size multiple and the window grid."""
+        grid = self.window_grid(hparams) if self.window_grid else 1
+        return math.lcm(self.size_multiple(int(hparams["scale"])), grid)
 
     def check_scale(self, scale: int, *, key: str = "") -> None:
         if scale not in self.scales:
@@ -112,3 +124,32 @@ def shape(state_dict: dict, key: str) -> tuple[int, ...]:
     if key not in state_dict:
         raise LayoutError(f"expected weight {key!r} is missing")
     return tuple(state_dict[key].shape)
+
+
+def square_side(count: int, what: str, layout: str) -> int:
+    """n for count == n * n, else a LayoutError naming the tensor."""
+    side = math.isqrt(count)
+    if side * side != count:
+        raise LayoutError(f"{layout}: {what} has {count} entries, not a square")
+    return side
+
+
+def pixelshuffle_scale(state_dict: dict, prefix: str, num_feat: int, layout: str) -> int:
+    """The scale of conv + PixelShuffle stages at `prefix`.0, .2, ... (x2 each, or one x3)."""
+    scale = 1
+    for index in indices(state_dict, rf"^{re.escape(prefix)}\.(\d+)\.weight$"):
+        out = shape(state_dict, f"{prefix}.{index}.weight")[0]
+        if out not in (4 * num_feat, 9 * num_feat):
+            raise LayoutError(f"{layout}: {prefix}.{index} has {out} output channels, not "
+                              f"{num_feat} x 4 or x 9")
+        scale *= 2 if out == 4 * num_feat else 3
+    return scale
+
+
+def direct_scale(out_channels: int, num_out_ch: int, layout: str, key: str) -> int:
+    """The scale of a single conv + PixelShuffle to the image: out = num_out_ch * scale^2."""
+    scale = math.isqrt(out_channels // num_out_ch)
+    if scale * scale * num_out_ch != out_channels:
+        raise LayoutError(f"{layout}: {key} has {out_channels} output channels, not "
+                          f"{num_out_ch} x scale^2")
+    return scale
