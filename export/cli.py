@@ -38,8 +38,9 @@ def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, o
 
     Reads uprez checkpoints (sr-train's generator.pth) and the public formats: Real-ESRGAN
     (RRDBNet x4plus/x2plus, SRVGGNetCompact such as realesr-general-x4v3), the original ESRGAN
-    layout (model.0.weight ...), BasicSR params/params_ema and `module.` prefixes. The
-    architecture, scale and sizes are read from the weights. Pickled code is never executed.
+    layout (model.0.weight ...), SPAN, SwinIR, HAT, DAT and OmniSR in their published layouts,
+    BasicSR params/params_ema and `module.` prefixes. The architecture, scale and sizes are read
+    from the weights. Pickled code is never executed.
 
     The ONNX model takes `input` [N,3,H,W] float32 RGB in 0..1 and returns `output`
     [N,3,H*scale,W*scale]; its metadata tells `sr-run` everything else (scale, receptive field

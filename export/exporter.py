@@ -9,7 +9,7 @@ from pathlib import Path
 from uprez.runtime.base import console
 from uprez.runtime.base.atomic import atomic_path
 from uprez.runtime.metadata import ModelInfo
-from uprez.trainer.archs import size_multiple_for
+from uprez.trainer.archs import generator_spec
 
 from . import verify
 from .detect import build_model, detect, from_uprez
@@ -64,17 +64,23 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     model = build_model(found)
     hparams = dict(model.hparams)  # complete, defaults included
     scale = int(hparams["scale"])
-    multiple = size_multiple_for(found.arch, scale)
+    spec = generator_spec(found.arch)
+    required = spec.size_multiple(scale)
+    multiple = spec.tile_multiple(hparams)
     profile = profile_model(model, size_multiple=multiple)
     shown = ", ".join(f"{k}={v}" for k, v in hparams.items() if k != "scale")
     console.info(f"  model: {found.arch} x{scale} ({shown}), {_human_count(profile.parameters)} "
                  f"parameters, from {found.layout}, weights {loaded.weights}")
-    radius = _receptive_field(model, scale, multiple, profile.macs_per_pixel)
-    fp16_safe = _fp16_safety(model, multiple, options)
+    global_context = spec.global_context
+    radius = _receptive_field(model, scale, multiple, profile.macs_per_pixel, global_context)
+    # models that pad inside are probed at 24x32 px: OmniSR's ESA needs 16 px or more
+    fp16_safe = _fp16_safety(model, max(required, 2) if multiple > required else required,
+                             options)
 
     info = ModelInfo(
         scale=scale, channel_order="RGB", value_range=(0.0, 1.0), receptive_field=radius,
-        size_multiple=multiple, fp16_safe=fp16_safe, precision="fp16" if options.fp16 else "fp32",
+        size_multiple=multiple, global_context=global_context, fp16_safe=fp16_safe,
+        precision="fp16" if options.fp16 else "fp32",
         arch=found.arch, hparams=hparams, tile_hint=tile_hint(profile),
         source_sha256=loaded.sha256, name=options.name or checkpoint.stem,
     )
@@ -87,17 +93,25 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
     except Exception as exc:  # the exporter and checker raise many types; all mean the same
         raise ExportFailure(f"ONNX export failed ({type(exc).__name__}: "
                             f"{console.first_line(exc)})") from exc
-    _write_verified(proto, output, model, multiple, options)
+    # verified on sizes the graph accepts: odd ones for models that pad inside the graph
+    _write_verified(proto, output, model, required, options)
     return ExportResult(output, info, time.perf_counter() - started)
 
 
-def _receptive_field(model, scale: int, multiple: int, macs_per_pixel: float) -> int:
+def _receptive_field(model, scale: int, multiple: int, macs_per_pixel: float,
+                     global_context: bool) -> int:
     field = measure_receptive_field(model, scale=scale, size_multiple=multiple,
-                                    macs_per_pixel=macs_per_pixel)
-    reach = f"any influence within {field.extent} px" if field.extent is not None else \
-        f"any influence reaches past the {field.probe_side} px probe"
-    console.info(f"  receptive field: {field.radius} px each side (influence beyond it below "
-                 f"{TAIL_TOLERANCE:g}; {reach})")
+                                    macs_per_pixel=macs_per_pixel, global_context=global_context)
+    if global_context:
+        console.info(f"  receptive field: {field.radius} px each side of local reach, and "
+                     f"whole-image context: {field.global_share:.1%} of the influence comes "
+                     "from the whole input, which tiles only approximate (sr-run runs whole "
+                     "images when they fit)")
+    else:
+        reach = f"any influence within {field.extent} px" if field.extent is not None else \
+            f"any influence reaches past the {field.probe_side} px probe"
+        console.info(f"  receptive field: {field.radius} px each side (influence beyond it "
+                     f"below {TAIL_TOLERANCE:g}; {reach})")
     if not field.converged:
         console.warn(f"receptive field measurement hit its budget; {field.radius} px is a "
                      "lower bound, pad tiles more if seams show")

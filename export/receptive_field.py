@@ -12,11 +12,20 @@ out of it:
   dies out within tens of pixels, so the extent would make tiles mostly padding.
 The metadata records min(extent, effective radius). The probe grows (8, 16, 32, ... px) until the
 effective radius sits well inside it, within a compute budget from the model's MACs per pixel.
+
+Models with whole-image context (global pooling, channel attention over all pixels: HAT, DAT,
+OmniSR) spread a little influence over every input pixel, so the tail never falls below the
+tolerance however far out. For them the radius is where the local part ends: the smallest R
+beyond which the mean influence per pixel of every ring stays within EVEN_FACTOR of the far
+level (the median ring mean over the outer half of the probe). The far level's share of the
+total is reported as `global_share`; tiles cannot cover it, whatever their pad. Rings that stand
+out far away (OmniSR's grid attention) keep the radius growing until the probe budget ends.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 # Total influence allowed beyond the reported radius: 1/40 of an 8-bit level.
@@ -24,6 +33,7 @@ TAIL_TOLERANCE = 1e-4
 FIRST_PROBE_RADIUS = 8
 MAX_PROBE_SIDE = 257
 PROBE_MAC_BUDGET = 1e11  # multiply-accumulates for the largest probe's forward pass
+EVEN_FACTOR = 2.0  # whole-image context: rings within this factor of the far level are "far"
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,12 @@ class ReceptiveField:
     extent: int | None  # pixels with any influence at all; None when beyond the largest probe
     converged: bool  # False: the probe budget ran out first, radius is a lower bound
     probe_side: int
+    global_share: float = 0.0  # fraction of the influence spread evenly over the whole input
 
 
 def measure_receptive_field(model, *, scale: int, size_multiple: int,
-                            macs_per_pixel: float = 0.0, seed: int = 0) -> ReceptiveField:
+                            macs_per_pixel: float = 0.0, seed: int = 0,
+                            global_context: bool = False) -> ReceptiveField:
     max_pixels = MAX_PROBE_SIDE**2
     if macs_per_pixel > 0:
         max_pixels = min(max_pixels, int(PROBE_MAC_BUDGET / macs_per_pixel))
@@ -47,14 +59,18 @@ def measure_receptive_field(model, *, scale: int, size_multiple: int,
         mass_by_distance = _mass_by_distance(influence, centre)
         reached = [d for d, mass in enumerate(mass_by_distance) if mass > 0]
         extent = max(reached, default=0)
-        effective = _effective_radius(mass_by_distance)
+        effective, share = _effective_radius(mass_by_distance), 0.0
+        if global_context:
+            effective, share = _local_radius(mass_by_distance, border)
+            if effective > border // 4:  # the far level must be read well beyond the local part
+                effective = max(effective, radius)
         next_side = _probe_side(radius * 2, size_multiple)
         if extent < border:  # everything that influences the pixel is inside the probe
-            return ReceptiveField(min(extent, effective), extent, True, side)
+            return ReceptiveField(min(extent, effective), extent, True, side, share)
         if effective <= radius // 2:
-            return ReceptiveField(effective, None, True, side)
+            return ReceptiveField(effective, None, True, side, share)
         if next_side * next_side > max_pixels:
-            return ReceptiveField(effective, None, False, side)
+            return ReceptiveField(effective, None, False, side, share)
         radius *= 2
 
 
@@ -75,12 +91,30 @@ def _influence(model, side: int, scale: int, seed: int):
     return x.grad[0].abs().sum(0).double(), centre
 
 
+def _distances(side: int, centre: int):
+    import torch
+
+    offsets = (torch.arange(side) - centre).abs()
+    return torch.maximum(offsets[:, None], offsets[None, :])
+
+
+def _local_radius(mass_by_distance: list[float], border: int) -> tuple[int, float]:
+    """Where the local part of the influence ends, and the far level's share (module docstring)."""
+    rings = mass_by_distance[:border + 1]
+    ring_means = [mass / (8 * d if d else 1) for d, mass in enumerate(rings)]
+    far_level = statistics.median(ring_means[border // 2:])
+    radius = border
+    while radius > 0 and ring_means[radius] <= EVEN_FACTOR * far_level:
+        radius -= 1
+    total = sum(mass_by_distance)
+    pixels = (2 * border + 1) ** 2
+    return radius, far_level * pixels / total if total > 0 else 0.0
+
+
 def _mass_by_distance(influence, centre: int) -> list[float]:
     import torch
 
-    side = influence.shape[-1]
-    offsets = (torch.arange(side) - centre).abs()
-    distance = torch.maximum(offsets[:, None], offsets[None, :])
+    distance = _distances(influence.shape[-1], centre)
     return torch.bincount(distance.flatten(), weights=influence.flatten()).tolist()
 
 

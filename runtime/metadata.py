@@ -17,6 +17,9 @@ CHANNEL_ORDER = "uprez.channel_order"  # "RGB" or "BGR"
 VALUE_RANGE = "uprez.value_range"  # JSON [lo, hi], e.g. [0.0, 1.0]
 RECEPTIVE_FIELD = "uprez.receptive_field"  # int: input pixels on each side that affect a pixel
 SIZE_MULTIPLE = "uprez.size_multiple"  # int: input H and W must be multiples of this
+# "true"/"false": the output depends on statistics of the whole input (global pooling, channel
+# attention over all pixels), so tiles differ slightly from a whole-image run however padded
+GLOBAL_CONTEXT = "uprez.global_context"
 FP16_SAFE = "uprez.fp16_safe"  # "true"/"false": outputs stay finite and close in fp16
 PRECISION = "uprez.precision"  # "fp32" or "fp16" (weights; I/O is always float32)
 ARCH = "uprez.arch"  # registry name, e.g. "compact", "rrdbnet"
@@ -34,6 +37,7 @@ ALL_KEYS = (
     VALUE_RANGE,
     RECEPTIVE_FIELD,
     SIZE_MULTIPLE,
+    GLOBAL_CONTEXT,
     FP16_SAFE,
     PRECISION,
     ARCH,
@@ -58,6 +62,7 @@ class ModelInfo:
     value_range: tuple[float, float] = (0.0, 1.0)
     receptive_field: int | None = None
     size_multiple: int = 1
+    global_context: bool = False
     fp16_safe: bool = False
     precision: str = "fp32"
     arch: str | None = None
@@ -72,6 +77,7 @@ class ModelInfo:
             CHANNEL_ORDER: self.channel_order,
             VALUE_RANGE: json.dumps(list(self.value_range)),
             SIZE_MULTIPLE: str(self.size_multiple),
+            GLOBAL_CONTEXT: "true" if self.global_context else "false",
             FP16_SAFE: "true" if self.fp16_safe else "false",
             PRECISION: self.precision,
             HPARAMS: json.dumps(self.hparams, sort_keys=True),
@@ -107,6 +113,8 @@ class ModelInfo:
                 kwargs["receptive_field"] = int(props[RECEPTIVE_FIELD])
             if SIZE_MULTIPLE in props:
                 kwargs["size_multiple"] = max(1, int(props[SIZE_MULTIPLE]))
+            if GLOBAL_CONTEXT in props:
+                kwargs["global_context"] = props[GLOBAL_CONTEXT].lower() == "true"
             if FP16_SAFE in props:
                 kwargs["fp16_safe"] = props[FP16_SAFE].lower() == "true"
             if PRECISION in props:

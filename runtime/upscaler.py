@@ -70,6 +70,13 @@ class Upscaler:
         self.tile: int = self._resolve_tile(tile)
         if batch == "auto" and engine.on_gpu and not self._model.fixed_batch:
             self.batch = self._batch_for_memory()
+        # Models with whole-image context (global statistics) give exactly their whole-image
+        # result only untiled: under `auto` an image runs whole when it is no larger than the
+        # window the auto tile was sized for, so it never needs more memory than a tile.
+        window = self.tile + 2 * self.tile_pad
+        self._whole_up_to = window * window if (
+            tile == "auto" and self.info.global_context and self.tile > 0 and
+            not self._model.fixed_size) else 0
         if self.tile > 0:  # a small tile would otherwise be mostly overlap
             self._blend = min(self._blend, self.tile // 4)
         # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
@@ -83,6 +90,8 @@ class Upscaler:
     def describe(self) -> str:
         name = self.info.name or self._model.path.name
         tile = "whole image" if self.tile == 0 else f"tile {self.tile}, pad {self.tile_pad}"
+        if self._whole_up_to:
+            tile = f"whole images up to {self._whole_up_to / 1e6:.2g} MP, else {tile}"
         engines = self._model.engines
         where = self.label()
         if len(engines) > 1:
@@ -133,7 +142,7 @@ class Upscaler:
     def _run_frames(self, frames: list[np.ndarray], progress: Progress | None) -> list[np.ndarray]:
         s = self.scale
         padded = [self._pad_for_model(f) for f in frames]
-        plans = [plan_tiles(p.shape[0], p.shape[1], tile=self._tile_for(), pad=self.tile_pad,
+        plans = [plan_tiles(p.shape[0], p.shape[1], tile=self._tile_for(p), pad=self.tile_pad,
                             scale=s, trusted=self._trusted, blend=self._blend,
                             multiple=self.info.size_multiple, balance=self._balance)
                  for p in padded]
@@ -199,7 +208,9 @@ class Upscaler:
         fits = need_h < 2 * frame.shape[0] and need_w < 2 * frame.shape[1]
         return np.pad(frame, extra, mode="reflect" if fits else "edge")
 
-    def _tile_for(self) -> int | tuple[int, int]:
+    def _tile_for(self, padded: np.ndarray) -> int | tuple[int, int]:
+        if padded.shape[0] * padded.shape[1] <= self._whole_up_to:
+            return 0
         if self._model.fixed_size:
             height, width = self._model.fixed_size
             return max(1, height - 2 * self.tile_pad), max(1, width - 2 * self.tile_pad)
