@@ -19,6 +19,16 @@ SMALL = {
     "srresnet": dict(num_feat=8, num_block=2),
     "rrdbnet": dict(num_feat=8, num_block=2, num_grow_ch=4),
     "compact": dict(num_feat=8, num_conv=2),
+    # the community's architectures in their published layouts, shrunk: few, narrow blocks
+    # and small windows (x1 needs an upsampler that makes it)
+    "span": dict(feature_channels=8),
+    "swinir": dict(embed_dim=12, depths=[2], num_heads=[2], window_size=4, img_size=8,
+                   upsampler="pixelshuffledirect"),
+    "hat": dict(embed_dim=12, depths=[2], num_heads=[2], window_size=4, compress_ratio=3,
+                squeeze_factor=4, num_feat=8),
+    "dat": dict(embed_dim=32, split_size=[2, 4], depth=[3], num_heads=[2],
+                expansion_factor=1.0, img_size=8, upsampler="pixelshuffledirect"),
+    "omnisr": dict(num_feat=8, res_num=1, window_size=8),
 }
 
 

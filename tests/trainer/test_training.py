@@ -147,3 +147,18 @@ def test_a_checkpoint_saved_before_the_first_loss_is_logged_is_announced_without
     run_training(config, tmp_path / "run")
     assert "psnr 1/2," in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+
+
+@pytest.mark.slow
+def test_sr_train_trains_a_swinir_whose_generator_sr_export_reads(one_patch, tmp_path):
+    from uprez.export.exporter import ExportOptions, export_checkpoint
+
+    config = tiny_config(
+        one_patch, None, "model.arch='swinir'", "psnr.steps=2",
+        "model.hparams={ embed_dim = 12, depths = [2], num_heads = [2], window_size = 4, "
+        "img_size = 8, upsampler = 'pixelshuffledirect' }")
+    run_training(config, tmp_path / "run")
+    result = export_checkpoint(tmp_path / "run" / "generator.pth", tmp_path / "g.onnx",
+                               ExportOptions())
+    assert (result.info.arch, result.info.scale) == ("swinir", 2)
+    assert result.info.hparams["depths"] == [2] and result.info.size_multiple == 4
