@@ -17,14 +17,14 @@ import onnx
 import torch
 
 from uprez.export import verify
-from uprez.export.detect import build_model, detect
 from uprez.export.exporter import ExportOptions, export_checkpoint
-from uprez.export.load import load_checkpoint
 from uprez.export.onnx_export import export_onnx
 from uprez.export.profile import profile_model
 from uprez.export.receptive_field import measure_receptive_field
 from uprez.runtime.base import console
 from uprez.trainer.archs import build_generator, size_multiple_for
+from uprez.trainer.archs.detect import build_model, detect
+from uprez.trainer.weights_file import load_checkpoint
 
 MODELS = {
     "animevideov3 (compact 64/16 x4)": ("compact", dict(num_feat=64, num_conv=16, scale=4)),

@@ -1,6 +1,7 @@
 """The errors sr-export reports as one clear line (no traceback): each names what went wrong.
 
-A file that is no usable checkpoint raises the shared `uprez.runtime.base.weights.CheckpointError`.
+A file that is no usable checkpoint raises the shared `uprez.runtime.base.weights.CheckpointError`,
+and weights that fit no architecture its subclass `uprez.trainer.archs.detect.DetectionError`.
 """
 
 from __future__ import annotations
@@ -8,10 +9,6 @@ from __future__ import annotations
 
 class ExportFailure(Exception):
     """A checkpoint that cannot be exported; the message is meant for the user."""
-
-
-class DetectionError(ExportFailure):
-    """The weights match no supported architecture, or match one but do not fit it."""
 
 
 class VerificationError(ExportFailure):

@@ -10,11 +10,11 @@ from uprez.runtime.base import console
 from uprez.runtime.base.atomic import atomic_path
 from uprez.runtime.metadata import ModelInfo
 from uprez.trainer.archs import generator_spec
+from uprez.trainer.archs.detect import build_model, detect, from_uprez
+from uprez.trainer.weights_file import load_checkpoint
 
 from . import verify
-from .detect import build_model, detect, from_uprez
 from .errors import ExportFailure, VerificationError
-from .load import load_checkpoint
 from .onnx_export import annotate, check, export_onnx
 from .opsets import DEFAULT_OPSET
 from .profile import profile_model, tile_hint

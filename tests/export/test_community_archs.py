@@ -15,12 +15,11 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from uprez.export.detect import build_model, detect
-from uprez.export.errors import DetectionError
 from uprez.export.exporter import ExportOptions, export_checkpoint
 from uprez.runtime.cli import main as sr_run
 from uprez.runtime.upscaler import Upscaler
 from uprez.trainer.archs import build_generator, generator_spec
+from uprez.trainer.archs.detect import DetectionError, build_model, detect
 
 from .helpers import onnx_info, onnx_output, tiny_model, torch_output
 

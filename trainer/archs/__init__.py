@@ -1,12 +1,12 @@
 """The architecture registry: names to specs and classes, explicitly.
 
 A generator architecture is one `ArchSpec` (spec.py) in `GENERATORS`: its module class, typed
-hyperparameters with defaults, scales, input size multiples, and the checkpoint layouts sr-export
-recognises. Adding one is a module beside these (the nn.Module, its Params dataclass, its layout
-detectors and a SPEC) and one line below. Every module keeps its hyperparameters on
-`module.hparams`, so a checkpoint can store `{arch, hparams}` and rebuild it with
-`build_generator`. Discriminators are a `DiscriminatorSpec` each in `DISCRIMINATORS`, their
-hyperparameters typed the same way.
+hyperparameters with defaults, scales, input size multiples, and the checkpoint layouts
+detect.py recognises (for sr-export and sr-train --init). Adding one is a module beside these
+(the nn.Module, its Params dataclass, its layout detectors and a SPEC) and one line below.
+Every module keeps its hyperparameters on `module.hparams`, so a checkpoint can store
+`{arch, hparams}` and rebuild it with `build_generator`. Discriminators are a
+`DiscriminatorSpec` each in `DISCRIMINATORS`, their hyperparameters typed the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 from . import compact, dat, discriminators, hat, omnisr, rrdbnet, span, srresnet, swinir
 from .spec import ArchSpec, DiscriminatorSpec
 
-# sr-export tries the layouts of these in this order: put an architecture whose signature keys
+# detect.py tries the layouts of these in this order: put an architecture whose signature keys
 # contain another's before it.
 GENERATORS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     rrdbnet.SPEC,

@@ -1,8 +1,9 @@
 """What uprez knows about a generator architecture, stated once: `ArchSpec`.
 
 The trainer builds generators from it, config validation checks `model.*` against it, and
-sr-export reads checkpoints with it (which layouts exist, how to recognise each one, which input
-sizes the model takes). The specs are listed in `uprez.trainer.archs.GENERATORS`.
+detect.py reads checkpoints with it for sr-export and sr-train --init (which layouts exist, how
+to recognise each one, which input sizes the model takes). The specs are listed in
+`uprez.trainer.archs.GENERATORS`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class ArchSpec:
     module: type[nn.Module]
     params: type
     scales: tuple[int, ...]  # x1 is "restore at the same size"
-    layouts: tuple[Layout, ...] = ()  # sr-export tries them in this order
+    layouts: tuple[Layout, ...] = ()  # detect.py tries them in this order
     # input height and width must be multiples of this, by scale (missing: 1)
     size_multiples: Mapping[int, int] = field(default_factory=dict)
     # window-attention models: the window grid of a model with these hparams. The graph pads

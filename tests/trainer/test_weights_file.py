@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from uprez.export.load import load_checkpoint
 from uprez.runtime.base.weights import CheckpointError
+from uprez.trainer.weights_file import load_checkpoint
 
-from .helpers import tiny_model
+from .weight_layouts import tiny_model
 
-MARKER = "uprez-export-test-pwned"
+MARKER = "uprez-weights-test-pwned"
 
 
 class ExecutesOnLoad:
@@ -125,5 +125,5 @@ def test_uprez_checkpoint_from_a_newer_format_asks_for_an_update(tmp_path):
     path = tmp_path / "g.pth"
     torch.save({"format": "uprez-checkpoint", "format_version": 99, "arch": "compact",
                 "hparams": {}, "params": _weights()}, path)
-    with pytest.raises(CheckpointError, match="newer than this sr-export"):
+    with pytest.raises(CheckpointError, match="newer than this uprez"):
         load_checkpoint(path)

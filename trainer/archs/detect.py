@@ -2,24 +2,29 @@
 
 The layouts and how to recognise each one belong to the architectures (their `ArchSpec` in
 `uprez.trainer.archs`); this module tries them in the registry's order and turns what they find
-into a `Detected` or a DetectionError that says what does not fit.
+into a `Detected` or a DetectionError that says what does not fit. `sr-export` and
+`sr-train --init` both read checkpoints through it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from uprez.trainer.archs import GENERATORS, build_generator
-from uprez.trainer.archs.spec import Layout, LayoutError
+from uprez.runtime.base.weights import CheckpointError
 
-from .errors import DetectionError
+from . import GENERATORS, build_generator
+from .spec import Layout, LayoutError
 
 RGB = 3
 
 
+class DetectionError(CheckpointError):
+    """The weights match no supported architecture, or match one but do not fit it."""
+
+
 @dataclass(frozen=True)
 class Detected:
-    arch: str  # key of uprez.trainer.archs.GENERATORS
+    arch: str  # key of GENERATORS
     hparams: dict
     layout: str  # where the weights came from, for messages
     state_dict: dict = field(repr=False)  # in the names of our architecture
@@ -56,7 +61,7 @@ def from_uprez(arch: str, hparams: dict, state_dict: dict) -> Detected:
     """A self-describing uprez checkpoint: trust its arch and hparams, check them on build."""
     if arch not in GENERATORS:
         raise DetectionError(f"uprez checkpoint names unknown architecture {arch!r}; "
-                             f"this sr-export knows {', '.join(GENERATORS)}")
+                             f"this uprez knows {', '.join(GENERATORS)}")
     found = Detected(arch, dict(hparams), "uprez checkpoint", state_dict)
     _check_rgb(found)
     return found
@@ -66,7 +71,7 @@ def _check_rgb(found: Detected) -> None:
     channels = (found.hparams.get("num_in_ch", RGB), found.hparams.get("num_out_ch", RGB))
     if channels != (RGB, RGB):
         raise DetectionError(f"{found.layout} model maps {channels[0]} to {channels[1]} channels; "
-                             "sr-export makes RGB models (3 to 3)")
+                             "uprez makes RGB models (3 to 3)")
 
 
 def build_model(found: Detected):

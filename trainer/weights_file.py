@@ -1,4 +1,5 @@
-"""Read a generator checkpoint (.pth or .safetensors) into a flat float32 state dict.
+"""Read a generator checkpoint (.pth or .safetensors) into a flat float32 state dict: the one
+reader of weight files for `sr-train --init` and `sr-export`.
 
 Never executes pickled code: .pth files go through `torch.load(weights_only=True)` and an unsafe
 pickle is refused, never retried without it. The file type is sniffed from its first bytes, not
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from uprez.runtime.base.weights import CheckpointError, unwrap_weights
 from uprez.runtime.metadata import file_sha256
-from uprez.trainer.checkpoint import FORMAT as UPREZ_FORMAT
-from uprez.trainer.checkpoint import FORMAT_VERSION as UPREZ_FORMAT_VERSION
+
+from .checkpoint import FORMAT as UPREZ_FORMAT
+from .checkpoint import FORMAT_VERSION as UPREZ_FORMAT_VERSION
 
 MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
 
@@ -47,9 +49,12 @@ def load_checkpoint(path: str | Path, *, prefer_ema: bool = True) -> LoadedCheck
 
 
 def _read_any(path: Path):
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if path.stat().st_size == 0:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read it ({exc.strerror or exc})") from None
+    if not head:
         raise CheckpointError("the file is empty")
     if head.startswith(b"PK") or head.startswith(b"\x80"):
         return _read_torch(path)
@@ -100,8 +105,12 @@ def _read_torch(path: Path):
 
 
 def _read_safetensors(path: Path):
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise CheckpointError("a safetensors file: reading it needs the safetensors package "
+                              "(pip install safetensors)") from None
 
     try:
         return load_file(str(path), device="cpu")
@@ -113,7 +122,7 @@ def _uprez_arch(raw: dict) -> tuple[str, dict]:
     version = raw.get("format_version")
     if not isinstance(version, int) or version > UPREZ_FORMAT_VERSION:
         raise CheckpointError(
-            f"uprez checkpoint format version {version!r} is newer than this sr-export "
+            f"uprez checkpoint format version {version!r} is newer than this uprez "
             f"understands ({UPREZ_FORMAT_VERSION}); update uprez"
         )
     arch, hparams = raw.get("arch"), raw.get("hparams")

@@ -4,11 +4,10 @@ compute), and the errors for weights that fit nothing."""
 import pytest
 import torch
 
-from uprez.export.detect import detect
-from uprez.export.errors import DetectionError
 from uprez.trainer.archs import build_generator
+from uprez.trainer.archs.detect import DetectionError, detect
 
-from .helpers import to_esrgan_new, to_esrgan_old
+from .weight_layouts import to_esrgan_new, to_esrgan_old
 
 
 def full_size_state_dict(arch: str, **hparams) -> dict:
