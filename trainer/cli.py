@@ -31,6 +31,9 @@ Examples:
   sr-train --output runs/compact --resume --set train.max_minutes=60
   # see the full config a command would run with
   sr-train --preset srgan-x4 --set gan.gan_weight=1e-2 --print-config
+  # fine-tune a downloaded model on your own photos (architecture and sizes from the file)
+  sr-train --preset real-compact-x4 --init realesr-general-x4v3.pth --data photos/ \\
+           --output runs/mine --max-minutes 30
 """
 
 
@@ -59,7 +62,10 @@ Examples:
               help="torchvision vgg19 state dict for the perceptual loss (default: torch hub "
                    "cache).")
 @click.option("--init", "init_weights", type=_FILE,
-              help="Start the generator from these weights (uprez or BasicSR checkpoint).")
+              help="Start the generator from these weights: sr-train's generator.pth or any "
+                   "file sr-export reads (Real-ESRGAN, ESRGAN, SPAN, SwinIR, HAT, DAT, OmniSR; "
+                   ".pth or .safetensors). model.arch, model.scale and model.hparams come from "
+                   "the file; values given with --set or --config must match it.")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--amp", type=click.Choice(typing.get_args(Amp)),
               help="Mixed precision: bf16 (CPU/GPU) or fp16 (CUDA, with a GradScaler).")
@@ -71,6 +77,10 @@ Examples:
 def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_minutes,
         vgg_weights, init_weights, device, amp, overrides, print_config, quiet) -> None:
     """Train a super-resolution generator (SRResNet, RRDBNet, compact) on a folder of images.
+
+    --init FILE fine-tunes an existing generator instead of starting from random weights: ours
+    or one sr-export reads, whose architecture, scale and sizes are read from the file (pickled
+    code is never executed); --preset then only chooses the training recipe.
 
     A run is one or two phases (train.phases): "psnr" trains on the pixel loss; "gan" adds the
     VGG19 perceptual and adversarial losses and starts from the PSNR phase's EMA generator. The
@@ -103,6 +113,8 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
         settings = [f"{key}={config_io.toml_value(str(v) if isinstance(v, Path) else v)}"
                     for key, v in cli_values.items() if v is not None]
         config = config_io.apply_overrides(config, settings + list(overrides))
+        if config.model.init and not resume:  # a resumed run's config.toml has the file's model
+            config = _model_from_init(config, config_file, list(overrides))
         config_io.validate(config)
     except config_io.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
@@ -113,6 +125,21 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
         raise click.UsageError("no training data: give --data DIR (or --lr DIR --hr DIR)")
     assert isinstance(config, Config)
     sys.exit(_train(config, output, resume))
+
+
+def _model_from_init(config, config_file: Path | None, overrides: list[str]):
+    """The config with the model of the file model.init names; a file that cannot be read is a
+    usage error (exit 2) without a traceback, a conflict with a value the user set too."""
+    from uprez.runtime.base.weights import CheckpointError
+
+    from . import config_io
+    from .init_weights import model_from_init
+
+    set_by = config_io.where_set(config_file, overrides)
+    try:
+        return model_from_init(config, set_by)
+    except CheckpointError as exc:
+        _fail(f"{'model.init' if 'model.init' in set_by else '--init'} {exc}", EXIT_USAGE)
 
 
 def _train(config, output: Path, resume: bool) -> int:

@@ -22,7 +22,9 @@ class ModelConfig:
     arch: str = "compact"  # key of uprez.trainer.archs.GENERATORS
     scale: int = 4
     hparams: dict = field(default_factory=dict)  # besides scale; names and types: the ArchSpec
-    init: str = ""  # a uprez checkpoint to start the generator from (its EMA weights if any)
+    # weights to start the generator from: a uprez checkpoint or any file sr-export reads (EMA
+    # weights if any); sr-train sets arch, scale and hparams from it unless they were given
+    init: str = ""
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,27 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
     return config
 
 
+def where_set(config_file: Path | None, overrides: list[str]) -> dict[str, str]:
+    """The dotted keys that a --config file and --set overrides set, down to table entries
+    (`model.hparams.num_feat`), each with the last of them that set it, e.g.
+    {"model.arch": "--set model.arch=rrdbnet"}: what the user asked for, not a preset's value."""
+    sources: dict[str, str] = {}
+    if config_file is not None:  # already read whole by load_toml
+        tables = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        sources.update(dict.fromkeys(_dotted(tables), f"in {config_file}"))
+    for text in overrides:
+        path, value = parse_override(text)
+        sources.update(dict.fromkeys(_dotted(value, ".".join(path)), f"--set {text}"))
+    return sources
+
+
+def _dotted(value: object, prefix: str = "") -> list[str]:
+    if not isinstance(value, dict):
+        return [prefix]
+    return [key for name, entry in value.items()
+            for key in _dotted(entry, f"{prefix}.{name}" if prefix else name)]
+
+
 def validate(config: Config) -> None:
     """Checks that involve more than one value, or the architecture registry."""
     from .archs import DISCRIMINATORS, GENERATORS

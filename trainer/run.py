@@ -18,17 +18,11 @@ from .config import Config
 from .config_io import to_toml
 from .data import PatchDataset, check_dataset, data_spec
 from .distributed import Dist, init_distributed, shutdown
+from .init_weights import load_init_weights
 from .phase import Run, check_discriminator
 from .runlog import RunLog
 from .schedule import Clock
-from .setup import (
-    TrainingError,
-    check_amp,
-    format_duration,
-    load_init_weights,
-    pick_device,
-    report_rejected,
-)
+from .setup import TrainingError, check_amp, format_duration, pick_device, report_rejected
 from .train import train_phase
 from .validate import ValImage, bicubic_scores, load_val_images
 from .vgg import VGGWeightsError, load_vgg19
@@ -185,7 +179,7 @@ def _run_phases(run: Run, phases: list[str], state: dict | None) -> dict:
     """Each phase in turn; a later phase starts from the previous one's EMA generator.
     Returns the last phase's generator checkpoint."""
     config = run.config
-    init = load_init_weights(config)
+    init = load_init_weights(config) if state is None else None  # resumed: the state has it
     final = None
     first = phases.index(state["phase"]) if state else 0
     for name in phases[first:]:

@@ -1,18 +1,15 @@
-"""Pieces the training loop sets up once: device, autocast, starting weights, messages."""
+"""Pieces the training loop sets up once: device, autocast, messages (the starting weights:
+init_weights.py)."""
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import torch
 
 from uprez.runtime.base import console
 from uprez.runtime.base.report import EXIT_SOME_FAILED, EXIT_USAGE
-from uprez.runtime.base.weights import unwrap_weights
 
-from . import checkpoint as ckpt
-from .config import Config
 from .images import Rejected
 
 
@@ -67,22 +64,6 @@ def autocast(device: torch.device, amp: str):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def load_init_weights(config: Config) -> dict | None:
-    """The generator weights `model.init` names: a uprez checkpoint's EMA (else raw) weights,
-    a BasicSR/Real-ESRGAN file ({"params_ema"} / {"params"}), weights in another tool's
-    wrapper ({"state_dict"}, {"model"}), or a bare state dict."""
-    if not config.model.init:
-        return None
-    path = Path(config.model.init)
-    state = ckpt.load_dict(path, TrainingError, f"model.init: cannot load {path}",
-                           f"model.init: {path} does not hold a state dict")
-    if state.get("format") == ckpt.FORMAT:
-        if state["arch"] != config.model.arch:
-            raise TrainingError(f"model.init: {path} is a {state['arch']} generator, the config "
-                                f"trains {config.model.arch}")
-    return unwrap_weights(state, prefer_ema=True)[0]
 
 
 def report_rejected(rejected: list[Rejected], what: str, shown: int = 10) -> None:
