@@ -4,9 +4,11 @@ One small model cannot be best at both: a model trained on JPEG and noise smooth
 detail of a clean downscale, and a model trained on clean downscales sharpens JPEG blocks along
 with the edges. So the shipped default (`uprez-auto-x4`, `uprez-auto-x2`) looks at each input's
 pixels (`runtime.compression`: a JPEG saved as PNG counts too) and upscales it with the real-input
-model when it finds JPEG damage at or below `real_below_quality`, else with the clean model. A
-video is compressed by its codec, so it gets the real-input model unless its codec is lossless.
-The models card (runtime/models/README.md) has the measurements behind the threshold.
+model when it finds heavy JPEG damage, with both and a blend of their outputs for milder damage
+(the real model's share falls with the JPEG quality found, to none above `real_below_quality`),
+and with the clean model alone when it finds none. A video is compressed by its codec, so it gets
+the real-input model unless its codec is lossless. The model card (runtime/models/README.md) has
+the measurements behind the shares.
 """
 
 from __future__ import annotations
@@ -44,27 +46,39 @@ class AutoUpscaler:
         self._lock = threading.Lock()
         self._used: Counter[str] = Counter()
 
+    def real_share(self, image: np.ndarray) -> float:
+        """The real-input model's share of this image's output (AutoModel.real_share)."""
+        return self.choice.real_share(estimate_jpeg(image).quality)
+
     def pick(self, image: np.ndarray) -> Upscaler:
-        """The real-input model for an image with JPEG damage, else the clean one."""
-        quality = estimate_jpeg(image).quality
-        damaged = quality is not None and quality <= self.choice.real_below_quality
-        return self.real if damaged else self.clean
+        """The model with the larger share for this image: the real-input one for JPEG damage
+        at or below the blend's midpoint, else the clean one."""
+        return self.real if self.real_share(image) >= 0.5 else self.clean
 
     def pick_for_video(self, codec: str) -> Upscaler:
         return self.clean if codec in LOSSLESS_VIDEO_CODECS else self.real
 
     def upscale(self, image: np.ndarray, **options) -> np.ndarray:
-        upscaler = self.pick(image)
+        share = self.real_share(image)
+        if share in (0.0, 1.0):
+            upscaler = self.real if share else self.clean
+            self._count(_name(upscaler))
+            return upscaler.upscale(image, **options)
+        self._count(f"{_name(self.real)} + {_name(self.clean)} blended")
+        progress = options.pop("progress", None)  # one model's tiles fill the bar once
+        real = self.real.upscale(image, **options)
+        clean = self.clean.upscale(image, progress=progress, **options)
+        return _blend(real, clean, share)
+
+    def _count(self, name: str) -> None:
         with self._lock:
-            self._used[upscaler.info.name or upscaler.model_path.stem] += 1
-        return upscaler.upscale(image, **options)
+            self._used[name] += 1
 
     def pick_for_frames(self, frames: list[np.ndarray]) -> Upscaler:
         """The one model for all frames of an animation, picked by its first frame (frames
         upscaled by two models would flicker); `usage` counts the animation as one input."""
         upscaler = self.pick(frames[0])
-        with self._lock:
-            self._used[upscaler.info.name or upscaler.model_path.stem] += 1
+        self._count(_name(upscaler))
         return upscaler
 
     def describe(self) -> str:
@@ -78,6 +92,16 @@ class AutoUpscaler:
         """How many images each model upscaled so far, e.g. '2 by uprez-real-x4, 1 by ...'."""
         with self._lock:
             return ", ".join(f"{count} by {name}" for name, count in self._used.most_common())
+
+
+def _name(upscaler: Upscaler) -> str:
+    return upscaler.info.name or upscaler.model_path.stem
+
+
+def _blend(real: np.ndarray, clean: np.ndarray, share: float) -> np.ndarray:
+    """share * real + (1 - share) * clean, rounded back to the images' integer type."""
+    mixed = share * real.astype(np.float32) + (1.0 - share) * clean.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, np.iinfo(real.dtype).max).astype(real.dtype)
 
 
 def open_upscaler(model=None, *, scale: int | None = None, **options):

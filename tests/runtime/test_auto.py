@@ -53,8 +53,29 @@ def test_the_default_picks_the_real_model_for_jpeg_damage_and_the_clean_one_othe
 
 def test_mild_jpeg_above_the_threshold_goes_to_the_clean_model(auto_x2):
     upscaler = open_upscaler("test-auto-x2", device="cpu", tile=0)
+    assert upscaler.real_share(as_jpeg(photo(), 95)) == 0.0
     assert upscaler.pick(as_jpeg(photo(), 95)) is upscaler.clean
-    assert upscaler.pick(as_jpeg(photo(), 85)) is upscaler.real
+    assert upscaler.pick(as_jpeg(photo(), 70)) is upscaler.real
+
+
+def test_the_real_models_share_falls_with_the_jpeg_quality():
+    choice = AutoModel("a", 4, clean="c", real="r", real_below_quality=90,
+                       real_only_below_quality=65)
+    shares = [choice.real_share(quality) for quality in (40, 65, 75, 85, 90, 91, 100)]
+    assert shares == pytest.approx([1.0, 1.0, 25 / 35, 15 / 35, 10 / 35, 0.0, 0.0])
+    assert choice.real_share(None) == 0.0
+
+
+def test_mild_jpeg_damage_gets_the_two_models_outputs_blended_by_its_share(auto_x2):
+    upscaler = open_upscaler("test-auto-x2", device="cpu", tile=0)
+    damaged = as_jpeg(photo(), 80)
+    share = upscaler.real_share(damaged)
+    assert 0.0 < share < 1.0
+    real = upscaler.real.upscale(damaged).astype(np.float32)
+    clean = upscaler.clean.upscale(damaged).astype(np.float32)
+    expected = np.clip(np.rint(share * real + (1 - share) * clean), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(upscaler.upscale(damaged), expected)
+    assert upscaler.usage() == "1 by test-real-x2 + test-clean-x2 blended"
 
 
 def test_lossy_video_gets_the_real_model_and_lossless_the_clean_one(auto_x2):
@@ -88,7 +109,8 @@ def test_the_model_list_shows_the_default_choice(auto_x2):
     result = CliRunner().invoke(sr_run, ["--list-models"])
     assert result.exit_code == 0
     assert "test-auto-x2 (default)" in result.output
-    assert "picks test-real-x2 for inputs with JPEG damage" in result.output
+    assert "test-real-x2 for inputs with JPEG damage found in the pixels" in result.output
+    assert "blended with test-clean-x2 up to 90" in result.output
     assert "test-clean-x2" in result.output
 
 
