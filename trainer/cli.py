@@ -27,6 +27,9 @@ Examples:
   # ESRGAN: PSNR phase, then GAN phase from its EMA generator (VGG19 weights needed)
   sr-train --preset esrgan-x4 --data DIV2K_HR/ --val Set14/ --output runs/esrgan \\
            --vgg-weights vgg19-dcbb9e9d.pth
+  # for real inputs (JPEG, noise, blur: the [degradation] section), as uprez-real-x4 was made
+  sr-train --preset real-compact-x4 --data train/ --val val/ --output runs/real \\
+           --max-minutes 115
   # continue a stopped run (its saved config; --set may change values)
   sr-train --output runs/compact --resume --set train.max_minutes=60
   # see the full config a command would run with

@@ -32,14 +32,37 @@ class AutoModel:
     clean: str  # for clean inputs
     real: str  # for inputs with JPEG damage at or below real_below_quality, and lossy video
     real_below_quality: int
+    # Between the two, the outputs are blended: the real model's share grows linearly from 0 at
+    # quality 100 to 1 at real_only_below_quality (a mildly compressed photo is best served by
+    # a mix: model card, "Choosing per input")
+    real_only_below_quality: int = 65
+
+    def real_share(self, quality: int | None) -> float:
+        """The real-input model's share of the output for an input of this JPEG quality
+        (None: no JPEG damage found): 0 = the clean model alone, 1 = the real model alone."""
+        if quality is None or quality > self.real_below_quality:
+            return 0.0
+        share = (100 - quality) / (100 - self.real_only_below_quality)
+        return float(min(1.0, max(0.0, share)))
 
 
 SHIPPED: tuple[ShippedModel, ...] = (
     ShippedModel("uprez-compact-x4", 4, "clean downscales: restores detail bicubic blurs", 3.5),
     ShippedModel("uprez-compact-x2", 2, "clean downscales: restores detail bicubic blurs", 3.5),
+    ShippedModel("uprez-real-x4", 4, "real inputs: removes JPEG blocks and noise while "
+                 "upscaling (phone and web photos, lossy video)", 4.5),
+    ShippedModel("uprez-real-x2", 2, "real inputs: removes JPEG blocks and noise while "
+                 "upscaling (phone and web photos, lossy video)", 4.5),
 )
-AUTO: tuple[AutoModel, ...] = ()
-DEFAULT_MODELS = {4: "uprez-compact-x4", 2: "uprez-compact-x2"}
+# real_below_quality: where the real model starts to beat the clean one on JPEG'd val photos
+# (model card, "Choosing per input")
+AUTO: tuple[AutoModel, ...] = (
+    AutoModel("uprez-auto-x4", 4, clean="uprez-compact-x4", real="uprez-real-x4",
+              real_below_quality=95, real_only_below_quality=65),
+    AutoModel("uprez-auto-x2", 2, clean="uprez-compact-x2", real="uprez-real-x2",
+              real_below_quality=95, real_only_below_quality=65),
+)
+DEFAULT_MODELS = {4: "uprez-auto-x4", 2: "uprez-auto-x2"}
 
 
 class DefaultModelMissing(FileNotFoundError):
@@ -87,8 +110,9 @@ def model_table() -> str:
     for choice in AUTO:
         default = " (default)" if DEFAULT_MODELS.get(choice.scale) == choice.name else ""
         rows.append((choice.name + default, f"x{choice.scale}", "", "",
-                     f"picks {choice.real} for inputs with JPEG damage (quality <= "
-                     f"{choice.real_below_quality}, found in the pixels) and for lossy video, "
+                     f"{choice.real} for inputs with JPEG damage found in the pixels (alone "
+                     f"at quality <= {choice.real_only_below_quality}, blended with "
+                     f"{choice.clean} up to {choice.real_below_quality}) and for lossy video, "
                      f"{choice.clean} for the rest"))
     for model in SHIPPED:
         size = f"{model.path.stat().st_size / 1e6:.2f} MB" if model.path.is_file() else "missing"
