@@ -90,8 +90,17 @@ class AutoUpscaler:
 
     def usage(self) -> str:
         """How many images each model upscaled so far, e.g. '2 by uprez-real-x4, 1 by ...'."""
+        return usage_line(self.used())
+
+    def used(self) -> Counter[str]:
+        """How many inputs each model upscaled so far, by model name."""
         with self._lock:
-            return ", ".join(f"{count} by {name}" for name, count in self._used.most_common())
+            return Counter(self._used)
+
+
+def usage_line(used: Counter[str]) -> str:
+    """'2 by uprez-real-x4, 1 by uprez-compact-x4': the summary's account of the auto choice."""
+    return ", ".join(f"{count} by {name}" for name, count in used.most_common())
 
 
 def _name(upscaler: Upscaler) -> str:

@@ -98,13 +98,19 @@ from uprez.runtime.video.codecs import CODECS
               help="Video: keep finished segments (or --frames-dir PNGs) when a run stops "
                    "(Ctrl-C, error) and continue from them; give it again on the re-run. "
                    "Finished files are always skipped.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Run on a Ray cluster: its address as `ray start --head` prints it "
+                   "(host:port), or `local` to start Ray on this machine. One worker per GPU, "
+                   "else per CPU slot, each loading the model once (it is sent to them); "
+                   "inputs and outputs must be on a filesystem every node sees. Needs "
+                   "pip install \"uprez[cluster]\".")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the summary line.")
 @click.option("--list-models", is_flag=True, is_eager=True, expose_value=False,
               callback=lambda ctx, _, value: _list_models(ctx) if value else None,
               help="List the shipped models (name, scale, size, speed, purpose) and exit.")
 def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, batch, device,
          precision, recursive, fmt, quality, suffix, alpha, strip_metadata, overwrite, codec,
-         crf, preset, pix_fmt, frames_dir, deinterlace, resume, quiet) -> None:
+         crf, preset, pix_fmt, frames_dir, deinterlace, resume, cluster, quiet) -> None:
     """Upscale images and videos with a super-resolution ONNX model, without PyTorch.
 
     \b
@@ -117,6 +123,7 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
       sr-run clip.mp4 -o big/ --codec h265 --crf 20   # audio and subtitles kept
       sr-run long.mkv -o big/ --resume          # Ctrl-C, then the same command goes on
       sr-run clip.mp4 --frames-dir frames/      # frames/clip/frame_000001.png, ...
+      sr-run -i /shared/photos -r -o /shared/x4 --cluster head:6379   # on a Ray cluster
 
     Inputs: PNG, JPEG, WebP, BMP, TIFF; 8/16-bit, gray, alpha and palette images keep their
     kind, and their colour profile, EXIF (orientation reset, new pixel size) and XMP. Animated
@@ -150,6 +157,10 @@ def main(inputs, more_inputs, output, model, scale, outscale, tile, tile_pad, ba
             encoding=Encoding(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt),
             resume=resume, overwrite=overwrite, outscale=outscale, deinterlace=deinterlace),
     )
+    if cluster is not None:
+        from uprez.runtime.cluster.running import run_plan_on_cluster
+
+        sys.exit(run_plan_on_cluster(plan, cluster))
     sys.exit(run_plan(plan))
 
 

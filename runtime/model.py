@@ -35,8 +35,8 @@ class LoadedModel:
         return self.engine.signature.fixed_size
 
 
-def load_model(path: str | os.PathLike, device: str = "auto",
-               precision: str = "auto") -> LoadedModel:
+def load_model(path: str | os.PathLike, device: str = "auto", precision: str = "auto",
+               cpu_threads: int | None = None) -> LoadedModel:
     """Load and probe; raises ModelError (one line) for anything that is not a usable SR model,
     DeviceError for a device or precision that cannot run here."""
     path = Path(path)
@@ -53,7 +53,7 @@ def load_model(path: str | os.PathLike, device: str = "auto",
         raise ModelError(f"{path}: {exc}") from None
     except OSError as exc:
         raise ModelError(f"cannot read model {path}: {exc.strerror or exc}") from None
-    opened = open_engines(path, device, precision, info)
+    opened = open_engines(path, device, precision, info, cpu_threads=cpu_threads)
     signature = opened.engines[0].signature
     if signature.inputs != 1 or signature.outputs < 1 or len(signature.input_shape) != 4:
         raise ModelError(f"{path} is not an image model: it must take one NCHW image tensor")

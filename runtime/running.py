@@ -58,12 +58,16 @@ def _load_upscaler(plan: RunPlan):
         raise UsageProblem(str(exc)) from None
     if upscaler.notice:
         console.warn(upscaler.notice)
+    console.info(f"{count_line(plan)} with {upscaler.describe()}")
+    return upscaler
+
+
+def count_line(plan: RunPlan) -> str:
+    """What the plan upscales, e.g. '3 images and 1 video'."""
     counts = [c for c in (_count(len(plan.images), "image"),
                           _count(len(plan.animations), "animation"),
                           _count(len(plan.videos), "video")) if c]
-    listed = ", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else counts[0]
-    console.info(f"{listed} with {upscaler.describe()}")
-    return upscaler
+    return ", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else counts[0]
 
 
 def _run_videos(plan: RunPlan, upscaler, report: BatchReport):

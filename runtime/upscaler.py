@@ -35,13 +35,14 @@ class Upscaler:
 
     def __init__(self, model: str | os.PathLike | None = None, *, scale: int | None = None,
                  device: str = "auto", precision: str = "auto", tile: int | str = "auto",
-                 tile_pad: int | None = None, batch: int | str = "auto"):
+                 tile_pad: int | None = None, batch: int | str = "auto",
+                 cpu_threads: int | None = None):
         if model is None:
             try:
                 model = default_model_path(scale or 4)
             except DefaultModelMissing as exc:
                 raise ModelError(str(exc)) from None
-        self._model = load_model(resolve_model(model), device, precision)
+        self._model = load_model(resolve_model(model), device, precision, cpu_threads)
         self.info: ModelInfo = self._model.info
         self.scale: int = self.info.scale
         if scale is not None and scale != self.scale:

@@ -8,6 +8,7 @@ place), and a folder of PNG frames is marked complete when its last frame is wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from uprez.runtime.video.ffmpeg import find_ffmpeg
 from uprez.runtime.video.job import Encoding, VideoJob
 from uprez.runtime.video.pipeline import FrameFn, run_video
 from uprez.runtime.video.probe import video_codec
+from uprez.runtime.video.ranges import RangeRunner
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,14 @@ def check_encoder_choices(jobs: list[Job], options: VideoOptions) -> None:
 
 
 def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: BatchReport, *,
-                   tile: int | str) -> VideoStats:
+                   tile: int | str, ranges_for: Callable[[object], RangeRunner] | None = None
+                   ) -> VideoStats:
     """Upscale the videos one after the other (`tile` as given, for their frames_fingerprint).
     The default model picks its model per video, by codec (runtime/auto.py).
-    KeyboardInterrupt goes on after the video layer has removed its unfinished output."""
+    KeyboardInterrupt goes on after the video layer has removed its unfinished output.
+
+    With `ranges_for`, each video's frames are upscaled in ranges by the runner it gives for
+    the chosen model (sr-run --cluster), and `upscaler` only needs to describe the model."""
     stats = VideoStats()
     for number, planned in enumerate(jobs, 1):
         chosen = _model_for(upscaler, planned.source)
@@ -127,7 +133,11 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: Bat
                 job.start_frames()
             else:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-            result = run_video(job, frame_function(chosen, options.outscale), batch=chosen.batch)
+            if ranges_for is not None:
+                result = run_video(job, None, batch=chosen.batch, ranges=ranges_for(chosen))
+            else:
+                result = run_video(job, frame_function(chosen, options.outscale),
+                                   batch=chosen.batch)
             if job.to_frames:
                 job.finish_frames(result.frames)
         except VideoError as exc:

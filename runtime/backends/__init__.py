@@ -37,17 +37,19 @@ class Opened:
 
 def open_engines(model_path: Path, device: str | DeviceRequest, precision: str,
                  info: ModelInfo, *, api: ort.OrtApi | None = None,
-                 gpus: nvidia.GpuScan | None = None) -> Opened:
-    """Engines for the model on the device; `api` and `gpus` stand in for a GPU machine."""
+                 gpus: nvidia.GpuScan | None = None, cpu_threads: int | None = None) -> Opened:
+    """Engines for the model on the device; `api` and `gpus` stand in for a GPU machine.
+    `cpu_threads`: inference threads of a CPU engine (default: all the cores this process may
+    use), for processes that share a machine's cores (sr-run --cluster's workers)."""
     request = parse_device(device) if isinstance(device, str) else device
     api = api or ort.API
     if request.kind == "cpu":
-        return Opened((_cpu(model_path, precision, info, api),))
+        return Opened((_cpu(model_path, precision, info, api, cpu_threads),))
     if request.kind == "openvino":
         if not ov_backend.installed():
             raise DeviceError(f"--device openvino needs OpenVINO, which is not installed: "
                               f"{ov_backend.INSTALL}")
-        return Opened((ov_backend.OpenVinoEngine(model_path, precision, info),))
+        return Opened((ov_backend.OpenVinoEngine(model_path, precision, info, cpu_threads),))
     scan = gpus if gpus is not None else nvidia.scan()
     if request.on_gpu:
         return Opened(_gpus(model_path, request, precision, info, api, scan))
@@ -62,14 +64,17 @@ def open_engines(model_path: Path, device: str | DeviceRequest, precision: str,
     elif scan.problem:
         notice = f"NVIDIA GPU not usable: {scan.problem}; running on the CPU"
     if ov_backend.installed():
-        return Opened((ov_backend.OpenVinoEngine(model_path, precision, info),), notice)
-    return Opened((_cpu(model_path, precision, info, api),), notice)
+        return Opened((ov_backend.OpenVinoEngine(model_path, precision, info, cpu_threads),),
+                      notice)
+    return Opened((_cpu(model_path, precision, info, api, cpu_threads),), notice)
 
 
-def _cpu(model_path: Path, precision: str, info: ModelInfo, api: ort.OrtApi) -> Engine:
+def _cpu(model_path: Path, precision: str, info: ModelInfo, api: ort.OrtApi,
+         threads: int | None = None) -> Engine:
     advice = f"--device openvino runs bf16 where the CPU has it ({ov_backend.INSTALL})"
     chosen = choose_precision(precision, info, (), "onnxruntime's CPU provider", advice)
-    return ort.open_cpu(model_path, info.precision if chosen == "fp32" else chosen, api)
+    return ort.open_cpu(model_path, info.precision if chosen == "fp32" else chosen, api,
+                        threads)
 
 
 def _gpus(model_path: Path, request: DeviceRequest, precision: str, info: ModelInfo,

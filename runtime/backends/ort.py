@@ -79,9 +79,11 @@ class OrtEngine(Engine):
         return self.session.run(None, {self.signature.input_name: batch})[0]
 
 
-def open_cpu(model_path: Path, precision: str, api: OrtApi | None = None) -> OrtEngine:
-    """onnxruntime's CPU provider; raises ModelError when the model itself is bad."""
-    session = create_cpu_session(model_path, api or API)
+def open_cpu(model_path: Path, precision: str, api: OrtApi | None = None,
+             threads: int | None = None) -> OrtEngine:
+    """onnxruntime's CPU provider (`threads` for its inference, default: all cores); raises
+    ModelError when the model itself is bad."""
+    session = create_cpu_session(model_path, api or API, threads)
     return OrtEngine(session, CPU, precision)
 
 
@@ -95,11 +97,13 @@ def session_signature(session) -> Signature:
     return Signature(len(inputs), len(outputs), first.name, shape, kind)
 
 
-def create_cpu_session(model_path: Path, api: OrtApi):
+def create_cpu_session(model_path: Path, api: OrtApi, threads: int | None = None):
     import onnxruntime as ort
 
     ort.set_default_logger_severity(_ORT_FATAL)
     try:
+        if threads:
+            return api.create_session(model_path, [CPU], threads)
         return api.create_session(model_path, [CPU])
     except Exception as exc:
         raise ModelError(f"cannot load model {model_path}: {model_problem(exc)}") from None

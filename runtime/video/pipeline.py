@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from uprez.runtime.base import console
+from uprez.runtime.video.codecs import EncoderSettings
 from uprez.runtime.video.color import ColorPlan, plan_colors
 from uprez.runtime.video.decode import FrameDecoder
 from uprez.runtime.video.errors import VideoError
@@ -22,8 +23,10 @@ from uprez.runtime.video.job import DEFAULT_SEGMENT_FRAMES, Encoding, VideoJob
 from uprez.runtime.video.mux import mux, plan_streams, preflight
 from uprez.runtime.video.overlap import Sink, run_overlapped
 from uprez.runtime.video.probe import VideoInfo, probe
+from uprez.runtime.video.ranges import RangeRunner, frames_in_ranges, segments_in_ranges
+from uprez.runtime.video.repeats import reuse_repeats
 from uprez.runtime.video.result import VideoResult
-from uprez.runtime.video.segments import WorkFolder
+from uprez.runtime.video.segments import ResumePoint, WorkFolder
 from uprez.runtime.video.sinks import PngSink, SegmentSink
 
 FrameFn = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -52,16 +55,22 @@ def upscale_video(src: str | Path, dst: str | Path | None, frame_fn: FrameFn, *,
     return run_video(job, frame_fn, batch=batch, progress=progress)
 
 
-def run_video(job: VideoJob, frame_fn: FrameFn, *, batch: int = 1,
-              progress: bool = True) -> VideoResult:
+def run_video(job: VideoJob, frame_fn: FrameFn | None, *, batch: int = 1,
+              progress: bool = True, ranges: RangeRunner | None = None) -> VideoResult:
     """Upscale every frame of `job.source` with `frame_fn` (`batch` frames per call) into
-    `job.output`; see `upscale_video`. Raises VideoError with a readable reason."""
+    `job.output`; see `upscale_video`. Raises VideoError with a readable reason.
+
+    With `ranges`, the frames are upscaled in ranges that it runs (elsewhere: sr-run --cluster,
+    ranges.py) instead of by `frame_fn`; probing, resuming, joining and cleaning up are the
+    same."""
     src = job.source
     if batch < 1 or job.segment_frames < 1:
         raise VideoError("batch and segment_frames must be at least 1")
     if not job.to_frames and job.output.resolve() == src.resolve():
         raise VideoError(f"{src}: the output would overwrite the input")
     ffmpeg = find_ffmpeg()
+    if ffmpeg is None and ranges is not None:
+        raise VideoError("splitting a video into ranges needs ffmpeg, and there is none here")
     if ffmpeg is None:
         from uprez.runtime.video.opencv_fallback import upscale_with_opencv
 
@@ -71,7 +80,7 @@ def run_video(job: VideoJob, frame_fn: FrameFn, *, batch: int = 1,
         console.info(f"{src.name}: variable frame rate ({float(info.average_fps):.4g} fps on "
                      f"average); written at a constant {float(info.fps):.4g} fps so the sound "
                      "stays in sync (frames are repeated or dropped to fit)")
-        frame_fn = reuse_repeats(frame_fn)
+        frame_fn = reuse_repeats(frame_fn) if frame_fn is not None else None
     if info.field_order and job.deinterlace:
         field = "top" if info.field_order == "tff" else "bottom"
         console.info(f"{src.name}: interlaced ({field} field first); deinterlaced (bwdif) before "
@@ -81,13 +90,18 @@ def run_video(job: VideoJob, frame_fn: FrameFn, *, batch: int = 1,
     colors = plan_colors(info)
     started = time.perf_counter()
     if job.to_frames:
-        sink = PngSink(job.output, resume=job.resume)
         if info.audio or info.subtitles:
             console.info(f"{src.name}: PNG frames hold no audio or subtitles; to rebuild the "
                          f"video use -framerate {info.fps.numerator}/{info.fps.denominator}")
-        frames = _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress)
+        if ranges is not None:
+            frames = _Counts(*frames_in_ranges(job, info, colors, ranges, progress))
+        else:
+            sink = PngSink(job.output, resume=job.resume)
+            frames = _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress)
     else:
-        frames = _encode_video(ffmpeg, job, info, colors, frame_fn, batch, progress)
+        produce = (_segments_here(ffmpeg, job, info, colors, frame_fn, batch, progress)
+                   if ranges is None else _segments_in_ranges(job, info, colors, ranges, progress))
+        frames = _encode_video(ffmpeg, job, info, colors, produce)
     return VideoResult(job.output, frames.total, frames.upscaled, time.perf_counter() - started,
                        f"ffmpeg ({ffmpeg.origin})")
 
@@ -98,8 +112,36 @@ class _Counts:
     upscaled: int
 
 
+# makes the missing segments in the work folder: (frames counted, segments in the video)
+SegmentMaker = Callable[[WorkFolder, EncoderSettings, ResumePoint | None], tuple[_Counts, int]]
+
+
+def _segments_here(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorPlan,
+                   frame_fn: FrameFn, batch: int, progress: bool) -> SegmentMaker:
+    """The segments one after the other, upscaled by `frame_fn` in this process."""
+    def make(work: WorkFolder, settings: EncoderSettings, resume_from: ResumePoint | None):
+        sink = SegmentSink(ffmpeg, work, settings=settings, colors=colors, fps=info.fps,
+                           sample_aspect=info.sample_aspect, segment_frames=job.segment_frames,
+                           resume_from=resume_from)
+        return _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress), \
+            len(sink.finished)
+
+    return make
+
+
+def _segments_in_ranges(job: VideoJob, info: VideoInfo, colors: ColorPlan, ranges: RangeRunner,
+                        progress: bool) -> SegmentMaker:
+    """The segments as ranges, made by `ranges` in any order."""
+    def make(work: WorkFolder, settings: EncoderSettings, resume_from: ResumePoint | None):
+        total, upscaled, count = segments_in_ranges(job, info, colors, settings, work, ranges,
+                                                    progress)
+        return _Counts(total, upscaled), count
+
+    return make
+
+
 def _encode_video(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorPlan,
-                  frame_fn: FrameFn, batch: int, progress: bool) -> _Counts:
+                  make_segments: SegmentMaker) -> _Counts:
     src, dst, container = job.source, job.output, job.container
     settings = job.encoding.resolve(ffmpeg, container, high_bit_depth=info.bit_depth > 8)
     if info.bit_depth > 8 and not settings.high_bit_depth:
@@ -115,9 +157,6 @@ def _encode_video(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorP
                      f"work in {work.root})")
     work.start(key, resume_from)
     streams = plan_streams(info, container)
-    sink = SegmentSink(ffmpeg, work, settings=settings, colors=colors, fps=info.fps,
-                       sample_aspect=info.sample_aspect, segment_frames=job.segment_frames,
-                       resume_from=resume_from)
     try:
         streams = preflight(ffmpeg, src, info, streams, settings, container,
                             work.output_tmp_path(dst.suffix))
@@ -126,8 +165,8 @@ def _encode_video(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorP
             segments = work.segments(len(resume_from.segment_frames))
             counts = _Counts(resume_from.next_frame, 0)
         else:
-            counts = _run(ffmpeg, job, info, colors, sink, frame_fn, batch, progress)
-            segments = work.segments(len(sink.finished))
+            counts, made = make_segments(work, settings, resume_from)
+            segments = work.segments(made)
         tmp = work.output_tmp_path(dst.suffix)
         mux(ffmpeg, segments, src, streams, settings, container, tmp, fps=info.fps,
             video_delay=info.video_delay)
@@ -158,29 +197,3 @@ def _run(ffmpeg: Ffmpeg, job: VideoJob, info: VideoInfo, colors: ColorPlan, sink
         console.warn(f"{src.name}: ffmpeg reported problems but every frame was read: "
                      f"{decoder.messages()[0]}")
     return _Counts(start + upscaled, upscaled)
-
-
-def reuse_repeats(frame_fn: FrameFn) -> FrameFn:
-    """`frame_fn` that upscales a frame equal to the one before it only once: a variable-rate
-    source read at a constant rate repeats frames, and a repeat must not cost a model run."""
-    previous: list = [None, None]  # the last input frame and its output, across batches
-
-    def upscale(frames: list[np.ndarray]) -> list[np.ndarray]:
-        if not frames:
-            return []
-        fresh, last = [], previous[0]  # indexes of frames that differ from the one before
-        for index, frame in enumerate(frames):
-            if last is None or not np.array_equal(frame, last):
-                fresh.append(index)
-            last = frame
-        upscaled = frame_fn([frames[i] for i in fresh]) if fresh else []
-        if len(upscaled) != len(fresh):
-            return upscaled  # the caller reports the count mismatch
-        by_index, results, output = dict(zip(fresh, upscaled, strict=True)), [], previous[1]
-        for index in range(len(frames)):
-            output = by_index.get(index, output)
-            results.append(output)
-        previous[:] = [frames[-1], results[-1]]
-        return results
-
-    return upscale

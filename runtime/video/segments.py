@@ -66,7 +66,38 @@ class WorkFolder:
         self.root.mkdir(parents=True, exist_ok=True)
         self._write({"fingerprint": fingerprint,
                      "segments": keep.segment_frames if keep else [],
+                     "ranges": self._manifest().get("ranges", {}) if keep else {},
                      "complete": bool(keep and keep.complete)})
+
+    def finished_ranges(self) -> dict[int, int]:
+        """The finished segments by index, with their frames: those a one-machine run made
+        one after the other, and those that ranges (ranges.py) finished in any order."""
+        manifest = self._manifest()
+        found = dict(enumerate(manifest.get("segments", [])))
+        found.update({int(index): count for index, count in manifest.get("ranges", {}).items()})
+        return {index: int(count) for index, count in found.items()
+                if count and self.segment_path(index).is_file()}
+
+    def record_range(self, index: int, frames: int) -> None:
+        """Segment `index` is finished (made by a range). The ones that follow on from the
+        first are listed as a one-machine run lists them, so its --resume takes them up."""
+        manifest = self._manifest()
+        ranges = manifest.setdefault("ranges", {})
+        ranges[str(index)] = frames
+        known = {**dict(enumerate(manifest.get("segments", []))),
+                 **{int(i): n for i, n in ranges.items()}}
+        prefix: list[int] = []
+        while known.get(len(prefix)):
+            prefix.append(known[len(prefix)])
+        manifest["segments"] = prefix
+        self._write(manifest)
+
+    def _manifest(self) -> dict:
+        try:
+            manifest = json.loads((self.root / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return {}
+        return manifest if isinstance(manifest, dict) else {}
 
     def record(self, segment_frames: list[int], *, complete: bool) -> None:
         manifest = json.loads((self.root / MANIFEST).read_text())

@@ -84,14 +84,16 @@ class SegmentSink:
 
 
 class PngSink:
-    """Frames as `frame_000001.png`, ... (1-based, as ffmpeg's image2 reader expects)."""
+    """Frames as `frame_000001.png`, ... (1-based, as ffmpeg's image2 reader expects), from
+    frame `first` on (0-based; a range of the video, ranges.py, ends before `end`)."""
 
-    def __init__(self, folder: Path, *, resume: bool):
+    def __init__(self, folder: Path, *, resume: bool, first: int = 0, end: int | None = None):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.start_frame = 0
+        self.start_frame = self._first = first
         if resume:
-            while self._path(self.start_frame).is_file():
+            while (end is None or self.start_frame < end) and \
+                    self._path(self.start_frame).is_file():
                 self.start_frame += 1
         self._next = self.start_frame
 
@@ -122,5 +124,5 @@ class PngSink:
             if atomic.is_temp_file(tmp):  # left by a kill mid-write
                 tmp.unlink(missing_ok=True)
         if not keep_finished:  # as a video's segments go: a failed run leaves no output
-            for index in range(self._next):
+            for index in range(self._first, self._next):
                 self._path(index).unlink(missing_ok=True)
