@@ -20,7 +20,7 @@ from uprez.runtime.resize import resize_to_outscale
 from uprez.runtime.video.decode import FRAME_READING
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
-from uprez.runtime.video.job import Encoding, VideoJob
+from uprez.runtime.video.job import DEFAULT_SEGMENT_FRAMES, Encoding, VideoJob
 from uprez.runtime.video.pipeline import FrameFn, run_video
 from uprez.runtime.video.probe import video_codec
 from uprez.runtime.video.ranges import RangeRunner
@@ -35,13 +35,15 @@ class VideoOptions:
     overwrite: bool = False
     outscale: float | None = None
     deinterlace: bool = True
+    # frames per encoded segment, and per range of a video spread over a cluster
+    segment_frames: int = DEFAULT_SEGMENT_FRAMES
 
     def job(self, planned: Job, frames_from: str) -> VideoJob:
         """The VideoJob of a planned video (a file, or with kind FRAMES a PNG folder)."""
         return VideoJob(source=planned.source, output=planned.target,
                         to_frames=planned.kind == FRAMES, encoding=self.encoding,
                         frames_from=frames_from, resume=self.resume,
-                        deinterlace=self.deinterlace)
+                        deinterlace=self.deinterlace, segment_frames=self.segment_frames)
 
 
 @dataclass
