@@ -65,7 +65,7 @@ class Item:
     lost: int = 0  # workers lost while they held it
 
 
-@dataclass
+@dataclass(eq=False)  # each worker is itself: held in sets, found by identity
 class _Worker:
     actor: object
     ready: object  # the ref of its facts() call until they have come

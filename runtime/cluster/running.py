@@ -9,8 +9,9 @@ keys, work folder, join) with their ranges upscaled on the workers.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from uprez.runtime.animation_jobs import AnimationStats
@@ -98,7 +99,9 @@ class _Run:
         return report.exit_code
 
     def _chunks(self, method: str, jobs: list[Job], options, stats, unit: str):
-        """Images or animations, in chunks over the workers; `stats` summed from theirs."""
+        """Images or animations, in chunks over the workers; `stats` summed from theirs (the
+        seconds: this phase's own, as the workers ran side by side)."""
+        started = time.perf_counter()
         bar = console.progress(total=len(jobs), desc="upscaling" if unit == "img" else method,
                                unit=unit)
         todo = []
@@ -110,14 +113,19 @@ class _Run:
                 todo.append(job)
         size = max(1, min(MAX_CHUNK, len(todo) // (CHUNKS_PER_WORKER * self.pool.slots)))
         sent = worker_options(options)
-        items = [Item(method, (todo[i:i + size], sent), todo[i].source.name, todo[i:i + size])
-                 for i in range(0, len(todo), size)]
+        # absolute paths for the workers, whose working folders are their own; the report
+        # names each input as it was given, as sr-run does
+        given = {str(job.source.absolute()): str(job.source) for job in todo}
+        absolute = [replace(job, source=job.source.absolute(), target=job.target.absolute())
+                    for job in todo]
+        items = [Item(method, (absolute[i:i + size], sent), todo[i].source.name,
+                      todo[i:i + size]) for i in range(0, len(todo), size)]
 
         def done(item: Item, result: ChunkResult) -> None:
             for path in result.done:
-                self.report.add_done(path)
+                self.report.add_done(given.get(path, path))
             for path, reason in result.failed:
-                self._fail(path, reason)
+                self._fail(given.get(path, path), reason)
             _add_stats(stats, result.stats)
             self.used.update(result.used)
             bar.update(len(item.payload))
@@ -134,6 +142,7 @@ class _Run:
                 self._fail(str(job.source), str(exc))
         finally:
             bar.close()
+        stats.seconds = time.perf_counter() - started
         return stats
 
     def _fail(self, path: str, reason: str) -> None:
@@ -151,13 +160,10 @@ class _Run:
 
 
 def _add_stats(total, part) -> None:
-    """Sum a worker's RunStats or AnimationStats into the run's (seconds: the longest, as the
-    workers ran side by side)."""
+    """Sum a worker's RunStats or AnimationStats into the run's, all but the seconds."""
     for name, value in vars(part).items():
-        if name == "seconds":
-            continue
-        setattr(total, name, getattr(total, name) + value)
-    total.seconds = max(total.seconds, part.seconds)
+        if name != "seconds":
+            setattr(total, name, getattr(total, name) + value)
 
 
 def _unfinished(jobs: list[Job], report: BatchReport) -> list[Job]:

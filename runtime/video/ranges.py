@@ -90,7 +90,9 @@ def segments_in_ranges(job: VideoJob, info: VideoInfo, colors: ColorPlan,
     if finished:
         console.info(f"{job.source.name}: {len(finished)} of {len(ranges)} ranges were "
                      "finished before; resuming")
-    tasks = [RangeTask(job.source, info, colors, r, work.segment_path(r.index), settings)
+    # absolute: a worker elsewhere has its own working folder
+    tasks = [RangeTask(job.source.absolute(), info, colors, r,
+                       work.segment_path(r.index).absolute(), settings)
              for r in ranges if r.index not in finished]
     made = _run_ranges(job.source.name, tasks, runner, info.frame_count,
                        sum(finished.values()), progress,
@@ -105,8 +107,8 @@ def frames_in_ranges(job: VideoJob, info: VideoInfo, colors: ColorPlan, runner: 
     """The PNG frames of `job`, as ranges; (frames in the folder, frames upscaled now). A run
     that fails without --resume leaves no frame behind."""
     ranges = split(info.frame_count, job.segment_frames)
-    tasks = [RangeTask(job.source, info, colors, r, job.output, keep_written=job.resume)
-             for r in ranges]
+    tasks = [RangeTask(job.source.absolute(), info, colors, r, job.output.absolute(),
+                       keep_written=job.resume) for r in ranges]
     try:
         made = _run_ranges(job.source.name, tasks, runner, info.frame_count, 0, progress)
         frames = _joined(job.source.name, ranges, {i: n for i, (n, _) in made.items()})
