@@ -26,35 +26,36 @@ def _free_port() -> int:
 
 
 class RayCluster:
-    def __init__(self):
+    def __init__(self, head_cpus: int = CPUS_PER_NODE):
         # short: Ray's unix sockets live below it, and their paths may not exceed 107 bytes
         self.temp_dir = Path(tempfile.mkdtemp(prefix="uprez-ray-", dir="/tmp"))
         self.address = f"127.0.0.1:{_free_port()}"
         self.head = self.worker = None
+        self.extra: list[subprocess.Popen] = []  # more worker nodes (benchmarks)
         try:
             self.head = self._start_retried("--head", f"--port={self.address.split(':')[1]}",
-                                            "--include-dashboard=false")
+                                            "--include-dashboard=false", cpus=head_cpus)
             self.start_worker_node()
         except BaseException:
             self.stop()
             raise
 
-    def _start_retried(self, *args: str) -> subprocess.Popen:
+    def _start_retried(self, *args: str, cpus: int = CPUS_PER_NODE) -> subprocess.Popen:
         """Ray gives a node's agents 15 s to start (not configurable), which a machine busy
         with other work can miss: one more try before the failure is real."""
         try:
-            return self._start(*args)
+            return self._start(*args, cpus=cpus)
         except RuntimeError:
-            return self._start(*args)
+            return self._start(*args, cpus=cpus)
 
     def _ray(self) -> str:
         return str(Path(sys.executable).with_name("ray"))
 
-    def _start(self, *args: str) -> subprocess.Popen:
+    def _start(self, *args: str, cpus: int) -> subprocess.Popen:
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         process = subprocess.Popen(
             [self._ray(), "start", *args, "--block", "--node-ip-address=127.0.0.1",
-             f"--num-cpus={CPUS_PER_NODE}", "--num-gpus=0", "--disable-usage-stats",
+             f"--num-cpus={cpus}", "--num-gpus=0", "--disable-usage-stats",
              "--include-log-monitor=false", f"--temp-dir={self.temp_dir}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
             start_new_session=True)
@@ -74,9 +75,14 @@ class RayCluster:
         text = "".join(path.read_text(errors="replace") for path in logs)
         return "\n".join(line for line in text.splitlines() if "Check failed" in line)[:2000]
 
-    def start_worker_node(self) -> subprocess.Popen:
-        self.worker = self._start_retried(f"--address={self.address}")
-        return self.worker
+    def start_worker_node(self, *, extra: bool = False) -> subprocess.Popen:
+        """The second node (again, after `kill_worker_node`), or with `extra` one more."""
+        node = self._start_retried(f"--address={self.address}")
+        if extra:
+            self.extra.append(node)
+        else:
+            self.worker = node
+        return node
 
     def kill_worker_node(self) -> None:
         """The second node dies at once, as a machine that loses power."""
@@ -97,7 +103,7 @@ class RayCluster:
             process.stdout.close()
 
     def stop(self) -> None:
-        for process in (self.worker, self.head):
+        for process in (*self.extra, self.worker, self.head):
             if process is not None:
                 self._kill(process)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
