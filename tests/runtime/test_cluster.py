@@ -160,22 +160,27 @@ def test_a_node_killed_mid_run_has_its_ranges_redone_and_no_frame_lost_or_double
     long_clip = make_clip(tmp_path / "long.mp4", size="48x32", frames=240, moving=True,
                           pix_fmt="yuv444p")
     plain = tmp_path / "plain"
-    assert sr_run(long_clip, "--frames-dir", plain, "-m", model, "--device", "cpu",
-                  "--batch", "2").exit_code == 0
+    assert sr_run(long_clip, "--frames-dir", plain, "-m", model, "--device",
+                  "cpu").exit_code == 0
     frames = tmp_path / "spread"
-    outcome = {}
-    run = threading.Thread(target=lambda: outcome.setdefault(
-        "code", run_on_cluster(cluster, [long_clip], frames_dir=frames, model=model)))
-    run.start()
-    # kill the second node while both nodes are upscaling: once some frames are written
-    deadline = time.monotonic() + 120
-    while len(list((frames / "long").glob("frame_*.png"))) < 20:
-        assert run.is_alive() and time.monotonic() < deadline, outcome
-        time.sleep(0.05)
-    cluster.kill_worker_node()
-    run.join(timeout=600)
+    killed = threading.Event()
+
+    def kill_when_both_nodes_work() -> None:  # once some ranges' frames are written
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if len(list((frames / "long").glob("frame_*.png"))) >= 20:
+                cluster.kill_worker_node()
+                killed.set()
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_both_nodes_work, daemon=True)
+    killer.start()
+    code = run_on_cluster(cluster, [long_clip], frames_dir=frames, model=model)
+    killer.join(timeout=60)
     try:
-        assert outcome.get("code") == 0, outcome
+        assert killed.is_set(), "the run ended before the node could be killed"
+        assert code == 0
         names = sorted(p.name for p in (plain / "long").glob("*.png"))
         assert len(names) == 240
         assert sorted(p.name for p in (frames / "long").glob("*.png")) == names
@@ -183,4 +188,5 @@ def test_a_node_killed_mid_run_has_its_ranges_redone_and_no_frame_lost_or_double
             assert (frames / "long" / name).read_bytes() == (plain / "long" / name).read_bytes()
         assert hidden(frames) == []
     finally:
-        cluster.start_worker_node()  # for the tests after this one
+        if killed.is_set():
+            cluster.start_worker_node()  # for the tests after this one
