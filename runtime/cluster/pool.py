@@ -92,6 +92,7 @@ class WorkerPool:
         resource = {"num_gpus": 1, "num_cpus": 0} if on_gpu else {"num_cpus": 1}
         self._actor_class = ray.remote(**resource)(UpscaleWorker)
         self._cpu_threads = None if on_gpu else 1
+        self._failed_starts = 0
         self._workers = [self._start() for _ in range(self.slots)]
 
     def _start(self) -> _Worker:
@@ -126,7 +127,12 @@ class WorkerPool:
                 continue
             try:
                 facts = self.ray.get(worker.ready)
-            except RayError:
+            except RayError as exc:  # it died starting: its node went, or it cannot start there
+                self._failed_starts += 1
+                if self._failed_starts > MAX_ATTEMPTS * self.slots:
+                    raise UsageProblem(f"the workers of the Ray cluster keep failing to start "
+                                       f"({console.first_line(exc)}); is uprez installed on "
+                                       "every node?") from None
                 self._replace(worker)
                 continue
             if isinstance(facts, str):
