@@ -29,6 +29,10 @@ class RayCluster:
     def __init__(self, head_cpus: int = CPUS_PER_NODE):
         # short: Ray's unix sockets live below it, and their paths may not exceed 107 bytes
         self.temp_dir = Path(tempfile.mkdtemp(prefix="uprez-ray-", dir="/tmp"))
+        # A `ray.init()` cluster (sr-run --cluster local) leaves ~/.ray/auth_token behind, which
+        # nodes started by `ray start` and their drivers then disagree about: this cluster and
+        # the drivers of this process run without token authentication, whatever is in ~/.ray
+        os.environ["RAY_AUTH_MODE"] = "disabled"
         self.address = f"127.0.0.1:{_free_port()}"
         self.head = self.worker = None
         self.extra: list[subprocess.Popen] = []  # more worker nodes (benchmarks)
