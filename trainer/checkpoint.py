@@ -12,7 +12,10 @@ The generator checkpoint (`RUN/generator.pth`, `RUN/generator_<phase>.pth`; sr-e
 
 The training state (`RUN/checkpoints/<phase>_<step:08d>.pth`; --resume reads it): the generator
 checkpoint's keys, and
-    optimizers           {"g": the generator's Adam state, "d": the discriminator's (gan phase)}
+    optimizers           {"g": the generator's optimiser state, "d": the discriminator's (gan
+                         phase)}
+    optimizer_names      {"g": "adam", "d": ...}: which optimisers those are (trainer/optimizers;
+                         absent in states written before there was a choice: Adam)
     schedulers           {"kind": the phase's schedule, "stateless": True}: the learning rate is a
                          function of step and clock, so there is nothing else to keep
     scaler               the fp16 GradScaler's state
@@ -163,10 +166,12 @@ def training_state(models: PhaseModels, *, step: int, config: Config, clock: Clo
     state = generator_checkpoint(models.generator, models.ema.model if models.ema else None,
                                  step=step, phase=models.name, config=to_dict(config))
     optimizers = {"g": models.opt_g.state_dict()}
+    names = {"g": config.phase(models.name).optimizer}
     if models.is_gan:
         optimizers["d"] = models.opt_d.state_dict()
+        names["d"] = config.gan.optimizer_d
     state.update(
-        optimizers=optimizers,
+        optimizers=optimizers, optimizer_names=names,
         schedulers={"kind": config.phase(models.name).schedule, "stateless": True},
         scaler=models.scaler.state_dict(),
         ema=models.ema.state_dict() if models.ema else None,
@@ -178,16 +183,24 @@ def training_state(models: PhaseModels, *, step: int, config: Config, clock: Clo
     return state
 
 
-def restore_training_state(models: PhaseModels, state: dict, clock: Clock) -> int:
+def restore_training_state(models: PhaseModels, state: dict, clock: Clock,
+                           config: Config) -> int:
     """Put a training state back into freshly built models (weights, optimiser moments, EMA,
-    loss scale, RNG) and the phase's start into the clock; returns the step to go on from."""
+    loss scale, RNG) and the phase's start into the clock; returns the step to go on from.
+    The optimisers keep `config`'s settings (a --set on --resume counts); that they are the
+    checkpoint's kinds was checked when the state was picked (optimizers.resume_mismatch)."""
+    from .optimizers import apply_settings, choices
+
+    optimizers = choices(config, models.name)
     models.generator.load_state_dict(state["params"])
     if models.ema is not None:
         models.ema.load_state_dict(state["ema"], state["params_ema"] or state["params"])
     models.opt_g.load_state_dict(state["optimizers"]["g"])
+    apply_settings(models.opt_g, optimizers["g"])
     if models.is_gan:
         models.disc.load_state_dict(state["disc_params"])
         models.opt_d.load_state_dict(state["optimizers"]["d"])
+        apply_settings(models.opt_d, optimizers["d"])
     models.scaler.load_state_dict(state["scaler"])
     set_rng_state(state["rng"])
     clock.start_phase(state["phase_start_s"])

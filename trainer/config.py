@@ -68,9 +68,14 @@ class PhaseConfig:
     """Optimiser, schedule and pixel loss: what every phase has."""
 
     steps: int = 100_000
+    # the generator's optimiser: adam, adamw, sgd, adagrad or rmsprop (trainer/optimizers.py)
+    optimizer: str = "adam"
     lr: float = 2e-4
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])  # adam and adamw
     weight_decay: float = 0.0
+    # what only the chosen optimiser has, e.g. { momentum = 0.9, nesterov = true } for sgd;
+    # names, types and defaults: its settings class in trainer/optimizers.py
+    optimizer_settings: dict = field(default_factory=dict)
     schedule: Schedule = "cosine"
     warmup_steps: int = 0
     milestones: list[int] = field(default_factory=list)  # "step" schedule: multiply by gamma
@@ -89,8 +94,12 @@ class PsnrConfig(PhaseConfig):
 class GanConfig(PhaseConfig):
     pixel_weight: float = 1e-2
     lr: float = 1e-4
+    # the discriminator's optimiser, as the generator's above
+    optimizer_d: str = "adam"
     lr_d: float = 1e-4
     betas_d: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay_d: float = 0.0
+    optimizer_settings_d: dict = field(default_factory=dict)
     disc_arch: str = "vgg"  # key of uprez.trainer.archs.DISCRIMINATORS
     disc_hparams: dict = field(default_factory=dict)  # names and types: the DiscriminatorSpec
     gan_type: Literal["vanilla", "ragan"] = "ragan"  # ragan = relativistic average (ESRGAN)

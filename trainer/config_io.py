@@ -162,8 +162,7 @@ def validate(config: Config) -> None:
         phase = config.phase(name)
         if phase.steps < 1 or phase.lr <= 0:
             raise ConfigError(f"{name}.steps and {name}.lr must be positive")
-        if len(phase.betas) != 2:
-            raise ConfigError(f"{name}.betas must be two numbers like [0.9, 0.99]")
+    _check_optimizers(config)
     from .degrade import check as check_degradation
 
     problems = check_degradation(config.degradation)
@@ -179,8 +178,6 @@ def validate(config: Config) -> None:
     if "gan" in train.phases:
         if gan.disc_arch == "unet" and data.patch_size % 8:
             raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
-        if len(gan.betas_d) != 2:
-            raise ConfigError("gan.betas_d must be two numbers like [0.9, 0.99]")
         from .vgg import layer_names
 
         unknown_layers = [name for name in gan.perceptual_layers if name not in layer_names()]
@@ -192,6 +189,16 @@ def validate(config: Config) -> None:
                if isinstance(v, bool) or not isinstance(v, (int, float))}
         if bad:
             raise ConfigError(f"gan.perceptual_layers weights must be numbers, not {bad}")
+
+
+def _check_optimizers(config: Config) -> None:
+    """Every optimiser's name and settings, of the phases a run trains and of the others (so a
+    setting with a typo is never a silent no-op)."""
+    from .optimizers import discriminator_optimizer, generator_optimizer
+
+    for name in PHASES:
+        generator_optimizer(name, config.phase(name)).check()
+    discriminator_optimizer(config.gan).check()
 
 
 def to_dict(config: Config) -> dict:

@@ -19,6 +19,7 @@ from .config import Config
 from .data import PatchDataset
 from .distributed import Dist
 from .ema import EMA
+from .optimizers import choices
 from .runlog import RunLog
 from .schedule import Clock
 from .setup import TrainingError
@@ -72,7 +73,7 @@ def build_phase(run: Run, name: str, init: dict | None) -> PhaseModels:
     """Fresh models, losses and optimisers for phase `name`; the generator starts from `init`
     (weights) when given. The same seed makes the same initial weights on every process."""
     config, device = run.config, run.device
-    phase, gan, train = config.phase(name), config.gan, config.train
+    gan, train = config.gan, config.train
     torch.manual_seed(train.seed)
     generator = _built("model.hparams", build_generator, config.model.arch,
                        scale=config.model.scale, **config.model.hparams)
@@ -80,13 +81,13 @@ def build_phase(run: Run, name: str, init: dict | None) -> PhaseModels:
         generator.load_state_dict(init)
     generator.to(device).train()
     ema = EMA(generator, train.ema_decay) if train.ema_decay > 0 else None
-    opt_g = torch.optim.Adam(generator.parameters(), lr=phase.lr, betas=tuple(phase.betas),
-                             weight_decay=phase.weight_decay)
+    optimizers = choices(config, name)
+    opt_g = optimizers["g"].make(generator.parameters())
     disc = opt_d = perceptual = None
     if name == "gan":
         disc = _built("gan.disc_hparams", build_discriminator, gan.disc_arch,
                       **gan.disc_hparams).to(device).train()
-        opt_d = torch.optim.Adam(disc.parameters(), lr=gan.lr_d, betas=tuple(gan.betas_d))
+        opt_d = optimizers["d"].make(disc.parameters())
         if run.vgg is not None:
             perceptual = PerceptualLoss(run.vgg, gan.perceptual_layers,
                                         gan.perceptual_loss).to(device)

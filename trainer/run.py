@@ -19,6 +19,7 @@ from .config_io import to_toml
 from .data import PatchDataset, check_dataset, data_spec
 from .distributed import Dist, init_distributed, shutdown
 from .init_weights import load_init_weights
+from .optimizers import resume_mismatch
 from .phase import Run, check_discriminator
 from .runlog import RunLog
 from .schedule import Clock
@@ -48,7 +49,7 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     device = pick_device(config.train.device, dist.local_rank)
     check_amp(config.train.amp, device)
     phases = list(config.train.phases)
-    state = _resume_state(run_dir, phases, speak=dist.is_main) if resume else None
+    state = _resume_state(run_dir, config, speak=dist.is_main) if resume else None
     if state is not None and _no_time_left(config, state):
         raise TrainingError(_budget_used_up(config, run_dir, state))
     if not resume and ckpt.latest(run_dir) is not None:
@@ -90,10 +91,11 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     return final
 
 
-def _resume_state(run_dir: Path, phases: list[str], *, speak: bool) -> dict:
+def _resume_state(run_dir: Path, config: Config, *, speak: bool) -> dict:
     """The newest training state of the run that loads whole, for --resume. Checkpoints are
     written atomically, so a damaged one was damaged afterwards (a disk error, a copy cut
     short): it is named and left where it is, and the one before it is used."""
+    phases = list(config.train.phases)
     found = ckpt.training_checkpoints(run_dir)
     if not found:
         raise TrainingError(f"--resume: no checkpoint in {run_dir / 'checkpoints'}")
@@ -107,6 +109,9 @@ def _resume_state(run_dir: Path, phases: list[str], *, speak: bool) -> dict:
         if state["phase"] not in phases:
             raise TrainingError(f"--resume: {path} is from phase {state['phase']!r}, which "
                                 f"train.phases {phases} does not run")
+        mismatch = resume_mismatch(config, state)
+        if mismatch:
+            raise TrainingError(f"--resume: {path}: {mismatch}")
         if speak:
             for reason in damaged:
                 console.warn(f"--resume: passing over a damaged checkpoint: {reason}")

@@ -35,7 +35,7 @@ def train_phase(run: Run, name: str, *, init: dict | None, resume: dict | None) 
     phase, train = config.phase(name), config.train
     models = build_phase(run, name, init)
     if resume is not None:
-        start = ckpt.restore_training_state(models, resume, run.clock)
+        start = ckpt.restore_training_state(models, resume, run.clock, config)
     else:
         start = 0
         run.clock.start_phase()
