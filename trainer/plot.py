@@ -1,88 +1,95 @@
-"""Line charts drawn with OpenCV (no matplotlib): training losses and validation PSNR over steps."""
+"""Charts of training runs with matplotlib: a run's progress.png (runlog.py) and the comparison
+figure of several runs (compare_plot.py).
+
+Figures are matplotlib `Figure` objects drawn on the Agg canvas, never through pyplot, so
+nothing global changes and a training process with no display can draw them from any thread.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
+from uprez.runtime.base import atomic
 
-_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
-            (140, 86, 75)]  # RGB
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_GREY = (60, 60, 60)
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], size: float,
-          colour: tuple[int, int, int]) -> None:
-    cv2.putText(image, text, origin, _FONT, size, colour, 1, cv2.LINE_AA)
+BICUBIC_STYLE = {"color": "0.45", "linestyle": "--", "linewidth": 1.0}
 
 
-def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step) + 1)]
+def new_figure(rows: int, columns: int, *, width: float = 10.0,
+               row_height: float = 3.0) -> tuple[Figure, list[list[Axes]]]:
+    """A figure of rows x columns charts (inches), with a grid on each."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, row_height * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.grid(True, color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+    return figure, [list(row) for row in axes]
 
 
-def line_chart(series: dict[str, tuple[list[float], list[float]]], *, title: str,
-               log_y: bool = False, references: dict[str, float] | None = None,
-               size=(900, 320)) -> np.ndarray:
-    """An RGB uint8 image of named (steps, values) series, plus dashed horizontal references."""
-    def plottable(v: float) -> bool:
-        return math.isfinite(v) and (v > 0 or not log_y)
+def finite_points(xs: list[float], ys: list[float], *,
+                  log_y: bool = False) -> tuple[list[float], list[float]]:
+    """The (x, y) pairs a chart can show: finite, and positive on a log scale."""
+    kept = [(x, y) for x, y in zip(xs, ys, strict=True)
+            if y is not None and math.isfinite(y) and (y > 0 or not log_y)]
+    return [x for x, _ in kept], [y for _, y in kept]
 
-    references = {k: v for k, v in (references or {}).items() if plottable(v)}
-    width, height = size
-    image = np.full((height, width, 3), 255, np.uint8)
-    left, right, top, bottom = 70, 20, 30, 40
-    _text(image, title, (left, 20), 0.55, (0, 0, 0))
-    points = {name: [(x, y) for x, y in zip(xs, ys, strict=True) if plottable(y)]
-              for name, (xs, ys) in series.items()}
-    points = {name: p for name, p in points.items() if p}
-    if not points:
-        _text(image, "no data yet", (left, height // 2), 0.5, (120, 120, 120))
-        return image
 
-    def fy(v: float) -> float:
-        return math.log10(v) if log_y else v
+def plot_series(ax: Axes, xs: list[float], ys: list[float], *, label: str, log_y: bool = False,
+                **style) -> bool:
+    """One line (a dot when it has one point); False when none of its values can be shown."""
+    xs, ys = finite_points(xs, ys, log_y=log_y)
+    if not xs:
+        return False
+    ax.plot(xs, ys, label=label, marker="o" if len(xs) == 1 else None, markersize=3, **style)
+    if log_y:
+        ax.set_yscale("log")
+    return True
 
-    xs = [x for p in points.values() for x, _ in p]
-    ys = [fy(y) for p in points.values() for _, y in p] + [fy(v) for v in references.values()]
-    x_lo, x_hi = min(xs), max(max(xs), min(xs) + 1)
-    y_lo, y_hi = min(ys), max(ys)
-    pad = (y_hi - y_lo) * 0.05 or 0.5
-    y_lo, y_hi = y_lo - pad, y_hi + pad
 
-    def to_px(x: float, y: float) -> tuple[int, int]:
-        px = left + (x - x_lo) / (x_hi - x_lo) * (width - left - right)
-        py = height - bottom - (fy(y) - y_lo) / (y_hi - y_lo) * (height - top - bottom)
-        return int(round(px)), int(round(py))
+def progress_figure(records: list[dict]) -> Figure | None:
+    """progress.png of one run: per phase, its training losses (log scale) beside its
+    validation Y-PSNR with the bicubic line; None before there is anything to draw."""
+    phases = list(dict.fromkeys(r["phase"] for r in records))
+    if not phases:
+        return None
+    figure, axes = new_figure(len(phases), 2)
+    for (loss_ax, val_ax), phase in zip(axes, phases, strict=True):
+        train = [r for r in records if r["kind"] == "train" and r["phase"] == phase]
+        val = [r for r in records if r["kind"] == "val" and r["phase"] == phase]
+        names = [k for k in (train[-1] if train else {}) if k.startswith("loss")]
+        steps = [r["step"] for r in train]
+        drawn = [plot_series(loss_ax, steps, [r.get(n, math.nan) for r in train], label=n,
+                             log_y=True) for n in names]
+        _finish(loss_ax, f"{phase}: training loss", "step", any(drawn))
+        if val:
+            plot_series(val_ax, [r["step"] for r in val], [r["psnr_y"] for r in val],
+                        label="PSNR-Y (dB)", color="C0")
+            val_ax.axhline(val[-1]["bicubic_psnr_y"], label="bicubic", **BICUBIC_STYLE)
+        _finish(val_ax, f"{phase}: validation Y-PSNR (dB)", "step", bool(val))
+    return figure
 
-    cv2.rectangle(image, (left, top), (width - right, height - bottom), (0, 0, 0), 1)
-    for tick in _ticks(y_lo, y_hi):
-        py = to_px(x_lo, 10**tick if log_y else tick)[1]
-        cv2.line(image, (left, py), (width - right, py), (225, 225, 225), 1)
-        label = f"{10**tick:.3g}" if log_y else f"{tick:.4g}"
-        _text(image, label, (4, py + 4), 0.4, _GREY)
-    for tick in _ticks(x_lo, x_hi):
-        px = to_px(tick, 10**y_lo if log_y else y_lo)[0]
-        _text(image, f"{tick:g}", (px - 12, height - bottom + 16), 0.4, _GREY)
-    _text(image, "step", (width - right - 40, height - 6), 0.4, _GREY)
-    for i, (name, pts) in enumerate(points.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
-        pixels = np.array([to_px(x, y) for x, y in pts], np.int32)
-        cv2.polylines(image, [pixels], False, colour, 2, cv2.LINE_AA)
-        if len(pixels) == 1:
-            cv2.circle(image, tuple(int(v) for v in pixels[0]), 3, colour, -1)
-        _text(image, name, (left + 10 + 170 * i, top + 18), 0.45, colour)
-    for j, (name, value) in enumerate(references.items()):
-        colour = _COLOURS[(len(points) + j) % len(_COLOURS)]
-        py = to_px(x_lo, value)[1]
-        for px in range(left, width - right, 16):
-            cv2.line(image, (px, py), (min(px + 8, width - right), py), colour, 1, cv2.LINE_AA)
-        _text(image, name, (left + 10 + 170 * (len(points) + j), top + 18), 0.45, colour)
-    return image
+
+def _finish(ax: Axes, title: str, xlabel: str, has_data: bool) -> None:
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    if has_data:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no data yet", transform=ax.transAxes, ha="center", color="0.5")
+
+
+def save_png(figure: Figure, path: str | Path, *, dpi: int = 100) -> None:
+    """The figure as a PNG, written atomically (a reader never sees half a file)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    with atomic.atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)

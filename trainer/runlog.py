@@ -11,13 +11,10 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
-
 from uprez.runtime.base import atomic
 
 from .config import PHASES
-from .images import write_rgb
-from .plot import line_chart
+from .plot import progress_figure, save_png
 
 VAL_COLUMNS = ("phase", "step", "psnr_y", "ssim_y", "psnr_rgb", "bicubic_psnr_y", "bicubic_ssim_y")
 
@@ -60,21 +57,10 @@ class RunLog:
                 writer.writerow(_val_row(record))
 
     def plot(self) -> None:
-        """progress.png: training losses (log scale) above validation Y-PSNR, per phase."""
-        panels = []
-        for phase in dict.fromkeys(r["phase"] for r in self.records):
-            train = [r for r in self.records if r["kind"] == "train" and r["phase"] == phase]
-            val = [r for r in self.records if r["kind"] == "val" and r["phase"] == phase]
-            names = [k for k in (train[-1] if train else {}) if k.startswith("loss")]
-            steps = [r["step"] for r in train]
-            losses = {n: (steps, [r.get(n, float("nan")) for r in train]) for n in names}
-            panels.append(line_chart(losses, title=f"{phase}: training loss", log_y=True))
-            if val:
-                psnr = {"PSNR-Y (dB)": ([r["step"] for r in val], [r["psnr_y"] for r in val])}
-                panels.append(line_chart(psnr, title=f"{phase}: validation",
-                                         references={"bicubic": val[-1]["bicubic_psnr_y"]}))
-        if panels:
-            write_rgb(self.run_dir / "progress.png", np.concatenate(panels, axis=0))
+        """progress.png: per phase, training losses (log scale) beside validation Y-PSNR."""
+        figure = progress_figure(self.records)
+        if figure is not None:
+            save_png(figure, self.run_dir / "progress.png")
 
 
 def _after(record: dict, resume_at: tuple[str, int]) -> bool:
