@@ -94,8 +94,8 @@ class PhaseProgress:
                           samples_dir=run.run_dir / "samples",
                           num_samples=config.val.num_samples,
                           keep_samples=config.val.keep_samples, phase=self.name, step=step)
-        run.log.append({"kind": "val", "phase": self.name, "step": step, **run.bicubic,
-                        **result})
+        run.log.append({"kind": "val", "phase": self.name, "step": step,
+                        "elapsed_s": run.clock.elapsed_s, **run.bicubic, **result})
         run.log.plot()
         self.bar.clear()
         loss = f", loss {self.last_loss:.4g}" if self.last_loss is not None else ""

@@ -38,14 +38,21 @@ def load_val_images(folder: str, scale: int,
             size = center_crop - center_crop % scale
             y, x = max(0, (hr.shape[0] - size) // 2), max(0, (hr.shape[1] - size) // 2)
             hr = hr[y:y + size, x:x + size]
-        hr = np.ascontiguousarray(mod_crop(hr, scale))
-        if min(hr.shape[:2]) < 2 * scale + 16:  # room for the border crop and the SSIM window
-            reason = f"{hr.shape[1]}x{hr.shape[0]} is too small to validate at x{scale}"
-            rejected.append(Rejected(path, reason))
-            continue
-        lr = imresize(hr, 1 / scale)
-        images.append(ValImage(Path(path).stem, hr, lr, imresize(lr, scale)))
+        try:
+            images.append(val_image(Path(path).stem, hr, scale))
+        except ValueError as exc:
+            rejected.append(Rejected(path, str(exc)))
     return images, rejected
+
+
+def val_image(name: str, hr: np.ndarray, scale: int) -> ValImage:
+    """An HR image mod-cropped to the scale, its LR and its bicubic upscale; ValueError when it
+    is too small to score."""
+    hr = np.ascontiguousarray(mod_crop(hr, scale))
+    if min(hr.shape[:2]) < 2 * scale + 16:  # room for the border crop and the SSIM window
+        raise ValueError(f"{hr.shape[1]}x{hr.shape[0]} is too small to validate at x{scale}")
+    lr = imresize(hr, 1 / scale)
+    return ValImage(name, hr, lr, imresize(lr, scale))
 
 
 def scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
