@@ -104,10 +104,16 @@ class GanConfig(PhaseConfig):
     disc_hparams: dict = field(default_factory=dict)  # names and types: the DiscriminatorSpec
     gan_type: Literal["vanilla", "ragan"] = "ragan"  # ragan = relativistic average (ESRGAN)
     gan_weight: float = 5e-3
-    perceptual_layers: dict = field(default_factory=lambda: {"conv5_4": 1.0})  # VGG19 layer names
+    # the network whose features the perceptual loss compares: vgg19, resnet50 or resnet152
+    # (trainer/perceptual.py), with torchvision's ImageNet weights
+    perceptual_backbone: str = "vgg19"
+    # its layers and their weights: VGG19 names such as conv5_4 (before ReLU) or relu5_4;
+    # ResNet names stem, layer1 .. layer4, or layer3_5 (one block; trainer/resnet.py)
+    perceptual_layers: dict = field(default_factory=lambda: {"conv5_4": 1.0})
     perceptual_weight: float = 1.0
     perceptual_loss: Literal["l1", "mse"] = "l1"
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = torch hub cache / download
+    resnet_weights: str = ""  # the same for resnet50/resnet152 (their torchvision state dict)
 
 
 def _weights(**weights: float):

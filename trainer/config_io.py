@@ -172,23 +172,35 @@ def validate(config: Config) -> None:
         raise ConfigError("degradation.enabled makes LR patches from HR images (--data); it "
                           "cannot be used with pre-made --lr/--hr pairs")
     gan = config.gan  # its architecture settings are checked even when no gan phase runs
+    _check_perceptual_backbone(config)
     if gan.disc_arch not in DISCRIMINATORS:
         raise unknown("gan.disc_arch", gan.disc_arch, list(DISCRIMINATORS))
     DISCRIMINATORS[gan.disc_arch].make_params(gan.disc_hparams, prefix="gan.disc_hparams.")
     if "gan" in train.phases:
         if gan.disc_arch == "unet" and data.patch_size % 8:
             raise ConfigError("the unet discriminator needs data.patch_size to be a multiple of 8")
-        from .vgg import layer_names
-
-        unknown_layers = [name for name in gan.perceptual_layers if name not in layer_names()]
-        if unknown_layers:
-            raise ConfigError(f"gan.perceptual_layers: unknown VGG19 layer(s) "
-                              f"{', '.join(unknown_layers)}; names are conv1_1 .. conv5_4 "
-                              "(before ReLU) or relu1_1 .. relu5_4")
+        _check_perceptual_layers(gan)
         bad = {k: v for k, v in gan.perceptual_layers.items()
                if isinstance(v, bool) or not isinstance(v, (int, float))}
         if bad:
             raise ConfigError(f"gan.perceptual_layers weights must be numbers, not {bad}")
+
+
+def _check_perceptual_backbone(config: Config) -> None:
+    from .perceptual import BACKBONES
+
+    if config.gan.perceptual_backbone not in BACKBONES:
+        raise unknown("gan.perceptual_backbone", config.gan.perceptual_backbone, list(BACKBONES))
+
+
+def _check_perceptual_layers(gan) -> None:
+    from .perceptual import BACKBONES, unknown_layers
+
+    wrong = unknown_layers(gan.perceptual_backbone, list(gan.perceptual_layers))
+    if wrong:
+        spec = BACKBONES[gan.perceptual_backbone]
+        raise ConfigError(f"gan.perceptual_layers: unknown {spec.name} layer(s) "
+                          f"{', '.join(wrong)}; names are {spec.layer_help}")
 
 
 def _check_optimizers(config: Config) -> None:

@@ -1,4 +1,4 @@
-"""Pixel and adversarial losses. (The perceptual loss lives with VGG19 in vgg.py.)"""
+"""Pixel and adversarial losses. (The perceptual loss lives with its backbones in perceptual.py.)"""
 
 from __future__ import annotations
 

@@ -15,16 +15,17 @@ from torch.nn.parallel import DistributedDataParallel
 from uprez.runtime.base.console import first_line
 
 from .archs import build_discriminator, build_generator
+from .backbone import FrozenFeatures
 from .config import Config
 from .data import PatchDataset
 from .distributed import Dist
 from .ema import EMA
 from .optimizers import choices
+from .perceptual import PerceptualLoss
 from .runlog import RunLog
 from .schedule import Clock
 from .setup import TrainingError
 from .validate import ValImage
-from .vgg import PerceptualLoss, VGG19Features
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Run:
     bicubic: dict
     log: RunLog | None  # rank 0 only
     clock: Clock
-    vgg: VGG19Features | None  # for the perceptual loss of the gan phase
+    backbone: FrozenFeatures | None  # for the perceptual loss of the gan phase
 
 
 @dataclass
@@ -88,8 +89,8 @@ def build_phase(run: Run, name: str, init: dict | None) -> PhaseModels:
         disc = _built("gan.disc_hparams", build_discriminator, gan.disc_arch,
                       **gan.disc_hparams).to(device).train()
         opt_d = optimizers["d"].make(disc.parameters())
-        if run.vgg is not None:
-            perceptual = PerceptualLoss(run.vgg, gan.perceptual_layers,
+        if run.backbone is not None:
+            perceptual = PerceptualLoss(run.backbone, gan.perceptual_layers,
                                         gan.perceptual_loss).to(device)
     scaler = torch.amp.GradScaler(device.type, enabled=train.amp == "fp16")
     return PhaseModels(name, generator, ema, opt_g, scaler, disc, opt_d, perceptual)

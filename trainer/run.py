@@ -20,13 +20,13 @@ from .data import PatchDataset, check_dataset, data_spec
 from .distributed import Dist, init_distributed, shutdown
 from .init_weights import load_init_weights
 from .optimizers import resume_mismatch
+from .perceptual import BackboneWeightsError, load_backbone
 from .phase import Run, check_discriminator
 from .runlog import RunLog
 from .schedule import Clock
 from .setup import TrainingError, check_amp, format_duration, pick_device, report_rejected
 from .train import train_phase
 from .validate import ValImage, bicubic_scores, load_val_images
-from .vgg import VGGWeightsError, load_vgg19
 
 
 def run_training(config: Config, run_dir: Path, *, resume: bool = False) -> dict:
@@ -61,14 +61,16 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
         _write_text_atomic(run_dir / "config.toml", to_toml(config))
 
     # the gan phase's networks first: a problem should not surface after a PSNR phase
-    vgg = None
+    backbone = None
     gan = config.gan
     if "gan" in phases:
         check_discriminator(config)
     if "gan" in phases and gan.perceptual_weight > 0:
+        weights = gan.vgg_weights if gan.perceptual_backbone == "vgg19" else gan.resnet_weights
         try:
-            vgg = load_vgg19(list(gan.perceptual_layers), gan.vgg_weights)
-        except VGGWeightsError as exc:
+            backbone = load_backbone(gan.perceptual_backbone, list(gan.perceptual_layers),
+                                     weights)
+        except BackboneWeightsError as exc:
             raise TrainingError(str(exc)) from None
     dataset = _training_data(config, device, dist)
     val_images, bicubic = _validation_data(config) if config.val.dir and dist.is_main else ([], {})
@@ -77,7 +79,8 @@ def _run(config: Config, run_dir: Path, resume: bool, dist: Dist) -> dict:
     clock = Clock(config.train.max_minutes * 60, {p: config.phase(p).steps for p in phases},
                   elapsed_s=state["elapsed_s"] if state else 0.0)
     run = Run(config=config, run_dir=run_dir, dist=dist, device=device, dataset=dataset,
-              val_images=val_images, bicubic=bicubic, log=log, clock=clock, vgg=vgg)
+              val_images=val_images, bicubic=bicubic, log=log, clock=clock,
+              backbone=backbone)
     final = _run_phases(run, phases, state)
     if dist.is_main:
         ckpt.save_atomic(final, run_dir / "generator.pth")

@@ -29,7 +29,7 @@ def test_under_a_time_budget_the_bar_counts_to_the_deadline_not_to_the_last_step
     config = tiny_config(tmp_path, None, "psnr.steps=100000", "train.max_minutes=2")
     clock = Clock(120.0, {"psnr": 100_000}, elapsed_s=20.0)  # 100 s of the budget left
     run = Run(config=config, run_dir=tmp_path, dist=Dist(), device=torch.device("cpu"),
-              dataset=None, val_images=[], bicubic={}, log=None, clock=clock, vgg=None)
+              dataset=None, val_images=[], bicubic={}, log=None, clock=clock, backbone=None)
     progress = PhaseProgress(run, "psnr", 0)
     for _ in range(20):
         progress.step_taken()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from uprez.trainer.vgg import (
-    PerceptualLoss,
-    VGG19Features,
-    VGGWeightsError,
-    layer_names,
-    load_vgg19,
-)
+from uprez.trainer.perceptual import BackboneWeightsError, PerceptualLoss, load_backbone
+from uprez.trainer.vgg import VGG19Features, layer_names
+
+
+def load_vgg19(layers, weights="", **options):
+    return load_backbone("vgg19", layers, weights, **options)
 
 
 def test_layer_names_follow_torchvision_indices():
@@ -50,10 +49,10 @@ def test_wrong_weights_are_explained(tmp_path, vgg_weights):
     state = torch.load(vgg_weights, weights_only=True)
     state["features.2.weight"] = torch.zeros(64, 64, 1, 1)
     torch.save(state, tmp_path / "odd.pth")
-    with pytest.raises(VGGWeightsError, match=r"features.2.weight has shape \(64, 64, 1, 1\)"):
+    with pytest.raises(BackboneWeightsError, match=r"features.2.weight has shape \(64, 64, 1, 1\)"):
         load_vgg19(["conv5_4"], str(tmp_path / "odd.pth"))
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "short.pth")
-    with pytest.raises(VGGWeightsError, match="has no features.0.bias"):
+    with pytest.raises(BackboneWeightsError, match="has no features.0.bias"):
         load_vgg19(["conv1_1"], str(tmp_path / "short.pth"))
     with pytest.raises(ValueError, match="unknown VGG19 layer"):
         VGG19Features(["conv6_1"])
@@ -62,7 +61,7 @@ def test_wrong_weights_are_explained(tmp_path, vgg_weights):
 def test_without_weights_and_without_download_the_error_says_how_to_supply_them(
         tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    with pytest.raises(VGGWeightsError) as info:
+    with pytest.raises(BackboneWeightsError) as info:
         load_vgg19(["conv5_4"], allow_download=False)
     message = str(info.value)
     assert "vgg19-dcbb9e9d.pth" in message and "--vgg-weights" in message
