@@ -30,6 +30,10 @@ Examples:
   # for real inputs (JPEG, noise, blur: the [degradation] section), as uprez-real-x4 was made
   sr-train --preset real-compact-x4 --data train/ --val val/ --output runs/real \\
            --max-minutes 115
+  # SGD with Nesterov momentum instead of Adam; sr-compare draws runs side by side
+  sr-train --preset compact-x4 --data train/ --val val/ --output runs/sgd \\
+           --set psnr.optimizer=sgd --set psnr.lr=0.05 \\
+           --set 'psnr.optimizer_settings={ momentum = 0.9, nesterov = true }'
   # continue a stopped run (its saved config; --set may change values)
   sr-train --output runs/compact --resume --set train.max_minutes=60
   # see the full config a command would run with
@@ -86,7 +90,10 @@ def cli(preset, config_file, data, lr_dir, hr_dir, val_dir, output, resume, max_
     code is never executed); --preset then only chooses the training recipe.
 
     A run is one or two phases (train.phases): "psnr" trains on the pixel loss; "gan" adds the
-    VGG19 perceptual and adversarial losses and starts from the PSNR phase's EMA generator. The
+    perceptual loss (gan.perceptual_backbone: VGG19, ResNet-50 or ResNet-152 features) and the
+    adversarial loss, and starts from the PSNR phase's EMA generator. Each phase's optimizer is
+    <phase>.optimizer (adam, adamw, sgd, adagrad, rmsprop; gan.optimizer_d for the
+    discriminator), its own settings in <phase>.optimizer_settings. The
     config is the preset, then --config, then these options and --set; the resolved config is
     saved as RUN/config.toml. The result is RUN/generator.pth, ready for sr-export.
 
@@ -219,7 +226,7 @@ def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if not {"-h", "--help"} & set(argv):
         try:  # before click parses: without torch, the install hint beats "missing --output"
-            require_extra("sr-train", "train", "torch")
+            require_extra("sr-train", "train", "torch", "matplotlib")
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
