@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from uprez.runtime.base import console
+from uprez.runtime.base.console import require_extra
 from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED
 
 from .runs import RunFolderError, RunRecords, differing_settings, read_run, summarize, unique_names
@@ -72,9 +73,6 @@ def _compare(paths, output, val_dir, image, crop, at, device) -> int:
     differences = differing_settings(read)
     console.result(table(read, differences))
     if output is not None:
-        from uprez.runtime.base.console import require_extra
-
-        require_extra("sr-compare", "train", "torch", "matplotlib")
         output.mkdir(parents=True, exist_ok=True)
         failures += _draw(read, differences, output)
         failures += _crops(read, output, val_dir, image, crop, at, device)
@@ -192,7 +190,14 @@ def _val_dir_of(runs: list[RunRecords]) -> Path:
 
 
 def main(args: list[str] | None = None) -> None:
-    cli.main(args=args, prog_name="sr-compare")
+    argv = sys.argv[1:] if args is None else list(args)
+    if not {"-h", "--help"} & set(argv):
+        try:  # the trainer's modules need torch; the figure needs matplotlib
+            require_extra("sr-compare", "train", "torch", "matplotlib")
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+    cli.main(args=argv, prog_name="sr-compare")
 
 
 if __name__ == "__main__":
