@@ -20,6 +20,7 @@ from .checkpoint import load_dict
 @dataclass(frozen=True)
 class BackboneSpec:
     name: str
+    title: str  # as messages name it, e.g. "ResNet-50"
     layer_names: Callable[[], list[str]]
     layer_help: str  # the names in words, for errors
     build: Callable[[list[str]], FrozenFeatures]
@@ -33,17 +34,17 @@ class BackboneSpec:
         return self.weights_url.rsplit("/", 1)[1]
 
 
-def _resnet(name: str) -> BackboneSpec:
-    return BackboneSpec(name, lambda: resnet.layer_names(name), resnet.LAYER_HELP,
+def _resnet(name: str, title: str) -> BackboneSpec:
+    return BackboneSpec(name, title, lambda: resnet.layer_names(name), resnet.LAYER_HELP,
                         lambda layers: resnet.ResNetFeatures(name, layers),
                         resnet.WEIGHTS_URLS[name], "gan.resnet_weights")
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "vgg19": BackboneSpec("vgg19", vgg.layer_names, vgg.LAYER_HELP, vgg.VGG19Features,
+    "vgg19": BackboneSpec("vgg19", "VGG19", vgg.layer_names, vgg.LAYER_HELP, vgg.VGG19Features,
                           vgg.WEIGHTS_URL, "gan.vgg_weights", "--vgg-weights"),
-    "resnet50": _resnet("resnet50"),
-    "resnet152": _resnet("resnet152"),
+    "resnet50": _resnet("resnet50", "ResNet-50"),
+    "resnet152": _resnet("resnet152", "ResNet-152"),
 }
 
 
@@ -55,7 +56,7 @@ def load_backbone(name: str, layers: list[str], weights: str = "", *,
     if weights:
         path = Path(weights)
         if not path.is_file():
-            raise BackboneWeightsError(f"{name} weights {path} do not exist")
+            raise BackboneWeightsError(f"{spec.title} weights {path} do not exist")
     else:
         path = Path(torch.hub.get_dir()) / "checkpoints" / spec.weights_file
         if not path.is_file():
@@ -70,7 +71,7 @@ def load_backbone(name: str, layers: list[str], weights: str = "", *,
                     _how_to_supply(spec, path, f"the download failed: {exc}")) from None
             model.load_torchvision_state_dict(state, spec.weights_url)
             return model
-    state = load_dict(path, BackboneWeightsError, f"cannot load {name} weights from {path}",
+    state = load_dict(path, BackboneWeightsError, f"cannot load {spec.title} weights from {path}",
                       f"{path} does not hold a state dict")
     model.load_torchvision_state_dict(state, str(path))
     return model
@@ -79,7 +80,7 @@ def load_backbone(name: str, layers: list[str], weights: str = "", *,
 def _how_to_supply(spec: BackboneSpec, cache_path: Path, why: str) -> str:
     option = f"pass {spec.weights_option} PATH (or set {spec.weights_key})" \
         if spec.weights_option else f"set {spec.weights_key} (--set {spec.weights_key}=PATH)"
-    return (f"the perceptual loss needs ImageNet {spec.name} weights, and none are at "
+    return (f"the perceptual loss needs ImageNet {spec.title} weights, and none are at "
             f"{cache_path} ({why}).\nDownload {spec.weights_url} on a machine with internet "
             f"access, then either {option} or copy the file to {cache_path}.")
 

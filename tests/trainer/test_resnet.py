@@ -99,7 +99,7 @@ def test_weights_that_do_not_fit_are_explained(tmp_path, resnet50_weights):
     with pytest.raises(BackboneWeightsError, match=r"layer1.0.conv2.weight has shape "
                                                    r"\(64, 64, 1, 1\), expected \(64, 64, 3, 3\)"):
         load_backbone("resnet50", ["layer1"], str(tmp_path / "odd.pth"))
-    with pytest.raises(BackboneWeightsError, match="resnet152 weights .*nothing.pth do not exist"):
+    with pytest.raises(BackboneWeightsError, match="ResNet-152 weights .*nothing.pth do not exist"):
         load_backbone("resnet152", ["layer1"], str(tmp_path / "nothing.pth"))
 
 
@@ -108,7 +108,7 @@ def test_offline_without_weights_the_error_says_how_to_supply_them(tmp_path, mon
     with pytest.raises(BackboneWeightsError) as info:
         load_backbone("resnet152", ["layer1"], allow_download=False)
     message = str(info.value)
-    assert "ImageNet resnet152 weights" in message and "downloads are off" in message
+    assert "ImageNet ResNet-152 weights" in message and "downloads are off" in message
     assert "https://download.pytorch.org/models/resnet152-394f9c45.pth" in message
     assert "--set gan.resnet_weights=PATH" in message
     assert str(tmp_path / "hub" / "checkpoints" / "resnet152-394f9c45.pth") in message
