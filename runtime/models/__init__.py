@@ -50,9 +50,9 @@ SHIPPED: tuple[ShippedModel, ...] = (
     ShippedModel("uprez-compact-x4", 4, "clean downscales: restores detail bicubic blurs", 3.5),
     ShippedModel("uprez-compact-x2", 2, "clean downscales: restores detail bicubic blurs", 3.5),
     ShippedModel("uprez-real-x4", 4, "real inputs: removes JPEG blocks and noise while "
-                 "upscaling (phone and web photos, lossy video)", 4.5),
+                 "upscaling (phone and web photos, lossy video)", 4.0),
     ShippedModel("uprez-real-x2", 2, "real inputs: removes JPEG blocks and noise while "
-                 "upscaling (phone and web photos, lossy video)", 4.5),
+                 "upscaling (phone and web photos, lossy video)", 4.0),
 )
 # real_below_quality: where the real model starts to beat the clean one on JPEG'd val photos
 # (model card, "Choosing per input")
