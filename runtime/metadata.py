@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 
 # Custom metadata map keys. Values are strings; JSON where structured.
@@ -96,46 +98,131 @@ class ModelInfo:
 
     @classmethod
     def from_props(cls, props: dict[str, str]) -> ModelInfo:
-        """Parse a custom metadata map; keys that are absent keep their defaults."""
+        """Parse a custom metadata map; keys that are absent keep their defaults. Every value
+        is checked: MetadataError names the first key whose value cannot be used."""
         kwargs: dict = {}
-        try:
-            if SCALE in props:
-                kwargs["scale"] = int(props[SCALE])
-            if CHANNEL_ORDER in props:
-                order = props[CHANNEL_ORDER].upper()
-                if order not in ("RGB", "BGR"):
-                    raise MetadataError(f"{CHANNEL_ORDER} must be RGB or BGR, not {order!r}")
-                kwargs["channel_order"] = order
-            if VALUE_RANGE in props:
-                lo, hi = json.loads(props[VALUE_RANGE])
-                kwargs["value_range"] = (float(lo), float(hi))
-            if RECEPTIVE_FIELD in props:
-                kwargs["receptive_field"] = int(props[RECEPTIVE_FIELD])
-            if SIZE_MULTIPLE in props:
-                kwargs["size_multiple"] = max(1, int(props[SIZE_MULTIPLE]))
-            if GLOBAL_CONTEXT in props:
-                kwargs["global_context"] = props[GLOBAL_CONTEXT].lower() == "true"
-            if FP16_SAFE in props:
-                kwargs["fp16_safe"] = props[FP16_SAFE].lower() == "true"
-            if PRECISION in props:
-                kwargs["precision"] = props[PRECISION]
-            if ARCH in props:
-                kwargs["arch"] = props[ARCH]
-            if HPARAMS in props:
-                kwargs["hparams"] = json.loads(props[HPARAMS])
-            if TILE_HINT in props:
-                kwargs["tile_hint"] = int(props[TILE_HINT])
-            if SOURCE_SHA256 in props:
-                kwargs["source_sha256"] = props[SOURCE_SHA256]
-            if NAME in props:
-                kwargs["name"] = props[NAME]
-        except (ValueError, TypeError) as exc:
-            if isinstance(exc, MetadataError):
-                raise
-            raise MetadataError(f"unreadable model metadata: {exc}") from exc
-        if kwargs.get("scale") is not None and kwargs["scale"] < 1:
-            raise MetadataError(f"{SCALE} must be a positive integer, not {kwargs['scale']}")
+        for key, (name, parse) in _PARSERS.items():
+            if key in props:
+                try:
+                    value = parse(props[key])
+                except (ValueError, TypeError) as exc:
+                    raise MetadataError(f"metadata {key}={_shown(props[key])} is invalid: "
+                                        f"{exc}") from None
+                if name is not None:
+                    kwargs[name] = value
         return cls(**kwargs)
+
+
+# The limits are far beyond any real model, and low enough that a value inside them cannot make
+# the runtime allocate absurd buffers (images are padded to the size multiple, tiles get the
+# receptive field as context).
+MAX_SCALE = 16
+MAX_RECEPTIVE_FIELD = 4096
+MAX_SIZE_MULTIPLE = 1024
+MAX_TILE_HINT = 16384
+MAX_FEATURES = 4096  # hparams the runtime reads (num_feat, nf) to size its tiles
+_RUNTIME_HPARAMS = ("num_feat", "nf")
+
+
+def _integer(low: int, high: int):
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", text):
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str, upper: bool = False):
+    def parse(text: str) -> str:
+        value = text.strip().upper() if upper else text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be {' or '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _boolean(text: str) -> bool:
+    return _choice("true", "false")(text) == "true"
+
+
+def _value_range(text: str) -> tuple[float, float]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise ValueError("must be a JSON list of two numbers [low, high], e.g. [0, 1]")
+    low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
+        raise ValueError("must be two finite numbers with low < high, e.g. [0, 1]")
+    return low, high
+
+
+def _hparams(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object of hyperparameters, e.g. {\"num_feat\": 64}")
+    for key in _RUNTIME_HPARAMS:
+        if key in value:
+            number = value[key]
+            if (not isinstance(number, int) or isinstance(number, bool)
+                    or not 1 <= number <= MAX_FEATURES):
+                raise ValueError(f"its {key} must be a whole number from 1 to {MAX_FEATURES}, "
+                                 f"not {number!r}")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _sha256(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text.strip()):
+        raise ValueError("must be 64 hexadecimal digits")
+    return text.strip().lower()
+
+
+def _format_version(text: str) -> int:
+    version = _integer(1, 1_000_000)(text)
+    if version > CURRENT_FORMAT_VERSION:
+        raise ValueError(f"the model was made by a newer uprez (format {version}; this one reads "
+                         f"up to {CURRENT_FORMAT_VERSION}): update uprez")
+    return version
+
+
+# metadata key -> (ModelInfo field, parser); FORMAT_VERSION is checked and not kept
+_PARSERS = {
+    SCALE: ("scale", _integer(1, MAX_SCALE)),
+    CHANNEL_ORDER: ("channel_order", _choice("RGB", "BGR", upper=True)),
+    VALUE_RANGE: ("value_range", _value_range),
+    RECEPTIVE_FIELD: ("receptive_field", _integer(0, MAX_RECEPTIVE_FIELD)),
+    SIZE_MULTIPLE: ("size_multiple", _integer(1, MAX_SIZE_MULTIPLE)),
+    GLOBAL_CONTEXT: ("global_context", _boolean),
+    FP16_SAFE: ("fp16_safe", _boolean),
+    PRECISION: ("precision", _choice("fp32", "fp16")),
+    ARCH: ("arch", _text),
+    HPARAMS: ("hparams", _hparams),
+    TILE_HINT: ("tile_hint", _integer(0, MAX_TILE_HINT)),
+    SOURCE_SHA256: ("source_sha256", _sha256),
+    NAME: ("name", _text),
+    FORMAT_VERSION: (None, _format_version),
+}
+
+
+def _shown(value: str) -> str:
+    """A metadata value as the error shows it: quoted, and cut short when long."""
+    return repr(value if len(value) <= 60 else value[:57] + "...")
 
 
 def file_sha256(path) -> str:

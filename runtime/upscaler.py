@@ -30,6 +30,11 @@ UNKNOWN_FIELD_PAD = 16  # pad when the metadata does not give a receptive field
 Progress = Callable[[int, int], None]  # (tiles done, tiles in total)
 
 
+class NonFiniteOutput(ValueError):
+    """The model returned NaN or infinity for an image: there is no result to write (clipping
+    would turn it into black or white pixels that look like a finished output)."""
+
+
 class Upscaler:
     """Upscale images (OpenCV layout, uint8/uint16) with an ONNX model, tile by tile."""
 
@@ -149,7 +154,9 @@ class Upscaler:
                  for p in padded]
         outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
         order, value_range = self.info.channel_order, self.info.value_range
-        assemblers = [Assembler(plan, out, s, _finisher(out.dtype, value_range, order))
+        hint = ("" if self.precision == "fp32" else
+                f" in {self.precision}; --precision fp32 may avoid it")
+        assemblers = [Assembler(plan, out, s, _finisher(out.dtype, value_range, order, hint))
                       for plan, out in zip(plans, outs, strict=True)]
         groups = _group_windows(plans, self.batch)
         total, done = sum(len(g) for g in groups), 0
@@ -351,9 +358,10 @@ def _check_image(image) -> None:
         raise ValueError(f"image is empty (shape {image.shape})")
 
 
-def _finisher(dtype, value_range: tuple[float, float], channel_order: str
+def _finisher(dtype, value_range: tuple[float, float], channel_order: str, hint: str = ""
               ) -> Callable[[np.ndarray], np.ndarray]:
-    """Model output (C x rows x W float, model order and range) -> rows x W x 3 BGR uint."""
+    """Model output (C x rows x W float, model order and range) -> rows x W x 3 BGR uint.
+    NaN or infinity anywhere raises NonFiniteOutput (`hint` ends its message)."""
     import cv2
 
     maxval = float(np.iinfo(dtype).max)
@@ -362,6 +370,10 @@ def _finisher(dtype, value_range: tuple[float, float], channel_order: str
     offset = 0.5 - lo * gain  # +0.5 so that the cast below rounds to nearest
 
     def finish(band: np.ndarray) -> np.ndarray:
+        # min and max carry any NaN or infinity through, without a mask the size of the band
+        if not (np.isfinite(band.min()) and np.isfinite(band.max())):
+            raise NonFiniteOutput("the model's output holds NaN or infinite values (a broken "
+                                  f"model, or one that overflows{hint}); nothing written")
         band *= gain
         band += offset
         np.clip(band, 0.0, maxval, out=band)
