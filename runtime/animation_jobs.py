@@ -17,6 +17,7 @@ from uprez.runtime.base.imageio import DEFAULT_QUALITY, ImageWriteError, write_b
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import Job
 from uprez.runtime.memory import free_ram
+from uprez.runtime.upscaler import OutputTooLarge
 
 MEMORY_SHARE = 0.8  # of the free RAM that an animation's frames may take
 
@@ -60,8 +61,9 @@ def run_animation_jobs(jobs: list[Job], upscaler, options: AnimationOptions,
                 _fail(report, job, exc.reason)
             except ImageWriteError as exc:
                 _fail(report, job, f"cannot write {exc.path}: {exc.reason}")
-            except MemoryError:
-                _fail(report, job, "out of memory; try a smaller --tile or --outscale")
+            except MemoryError as exc:
+                _fail(report, job, str(exc) if isinstance(exc, OutputTooLarge)
+                      else "out of memory; try a smaller --tile or --outscale")
             except Exception as exc:  # one animation's failure must not end the batch
                 _fail(report, job, f"upscaling failed: {console.first_line(exc)}")
             else:

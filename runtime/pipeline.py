@@ -31,6 +31,7 @@ from uprez.runtime.base.imageio import (
 )
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import Job
+from uprez.runtime.upscaler import OutputTooLarge
 
 _DONE = object()  # end-of-stream marker in the queues
 TILE_BAR_MIN = 16  # images with at least this many tiles get their own progress bar
@@ -171,6 +172,9 @@ class _Batch:
     def upscale_one(self, job: Job, image: np.ndarray, metadata) -> None:
         try:
             output = _upscale_one(self.upscaler, image, self.options, job)
+        except OutputTooLarge as exc:
+            self.fail(job.source, str(exc))
+            return
         except MemoryError:
             self.fail(job.source, "out of memory; try a smaller --tile")
             return

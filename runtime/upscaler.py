@@ -30,6 +30,10 @@ UNKNOWN_FIELD_PAD = 16  # pad when the metadata does not give a receptive field
 Progress = Callable[[int, int], None]  # (tiles done, tiles in total)
 
 
+class OutputTooLarge(MemoryError):
+    """The upscaled image itself does not fit in memory; a smaller tile cannot help."""
+
+
 class NonFiniteOutput(ValueError):
     """The model returned NaN or infinity for an image: there is no result to write (clipping
     would turn it into black or white pixels that look like a finished output)."""
@@ -152,7 +156,7 @@ class Upscaler:
                             scale=s, trusted=self._trusted, blend=self._blend,
                             multiple=self.info.size_multiple, balance=self._balance)
                  for p in padded]
-        outs = [np.empty((p.shape[0] * s, p.shape[1] * s, 3), p.dtype) for p in padded]
+        outs = [_output_buffer(p, s) for p in padded]
         order, value_range = self.info.channel_order, self.info.value_range
         hint = ("" if self.precision == "fp32" else
                 f" in {self.precision}; --precision fp32 may avoid it")
@@ -356,6 +360,19 @@ def _check_image(image) -> None:
         raise ValueError(f"image must be HxW, HxWx3 or HxWx4, not shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty (shape {image.shape})")
+
+
+def _output_buffer(padded: np.ndarray, scale: int) -> np.ndarray:
+    """The whole output image, which must fit in memory at once (the tiles are stitched into
+    it); OutputTooLarge names its size when it does not."""
+    height, width = padded.shape[0] * scale, padded.shape[1] * scale
+    try:
+        return np.empty((height, width, 3), padded.dtype)
+    except MemoryError:
+        size = height * width * 3 * padded.dtype.itemsize
+        raise OutputTooLarge(f"the upscaled image is {width}x{height} pixels ({size / 2**30:.1f} "
+                             "GiB), more than the free memory holds; a smaller --tile cannot "
+                             "help (a smaller input can, or more free memory)") from None
 
 
 def _finisher(dtype, value_range: tuple[float, float], channel_order: str, hint: str = ""

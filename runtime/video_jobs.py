@@ -17,6 +17,7 @@ from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import FRAMES, READ_ONLY_VIDEO_SUFFIXES, VIDEO, Job
 from uprez.runtime.metadata import file_sha256
 from uprez.runtime.resize import resize_to_outscale
+from uprez.runtime.upscaler import OutputTooLarge
 from uprez.runtime.video.decode import FRAME_READING
 from uprez.runtime.video.errors import VideoError
 from uprez.runtime.video.ffmpeg import find_ffmpeg
@@ -145,8 +146,9 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: Bat
         except VideoError as exc:
             _fail(report, job, _without_path(str(exc), job.source))
             continue
-        except MemoryError:
-            _fail(report, job, "out of memory; try a smaller --tile")
+        except MemoryError as exc:
+            _fail(report, job, str(exc) if isinstance(exc, OutputTooLarge)
+                  else "out of memory; try a smaller --tile")
             continue
         except Exception as exc:  # one video's failure must not end the batch
             _fail(report, job, f"upscaling failed: {console.first_line(exc)}")

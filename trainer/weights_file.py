@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +57,18 @@ def _read_any(path: Path):
         raise CheckpointError(f"cannot read it ({exc.strerror or exc})") from None
     if not head:
         raise CheckpointError("the file is empty")
-    if head.startswith(b"PK") or head.startswith(b"\x80"):
+    if head.startswith(b"PK\x03\x04") or _looks_like_pickle(head):
         return _read_torch(path)
     if _looks_like_safetensors(head):
         return _read_safetensors(path)
     kind = "a text file" if _is_text(head) else "an unknown binary format"
     raise CheckpointError(f"not a PyTorch (.pth) or safetensors checkpoint: it looks like {kind}")
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    # a pickle starts with its PROTO opcode and a protocol number torch could have written;
+    # 0x80 followed by anything else is just a byte of some other file
+    return len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def _is_text(head: bytes) -> bool:
@@ -87,9 +94,14 @@ def _read_torch(path: Path):
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about odd files: the error says it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)", str(exc))
+        if found is None and not _names_code(str(exc)):
+            raise CheckpointError("truncated or corrupt PyTorch file (its pickle cannot be "
+                                  "read)") from None
         what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
             f"refused: the file pickles Python objects{what}, not just weights, and loading it "
@@ -102,6 +114,13 @@ def _read_torch(path: Path):
         raise CheckpointError(
             f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
         ) from None
+
+
+def _names_code(message: str) -> bool:
+    """Whether torch refused the pickle for what it would call or build (a class, a function),
+    rather than for bytes that are no pickle at all."""
+    detail = message.partition("WeightsUnpickler error:")[2]
+    return "Unsupported operand" not in detail and not detail.startswith(" Unpickling error")
 
 
 def _read_safetensors(path: Path):

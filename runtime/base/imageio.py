@@ -122,9 +122,14 @@ def _decode(path: str | os.PathLike, data: bytes) -> np.ndarray:
                                    "last chunk)")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise ImageReadError(path, _too_large(data, kind)) from None
         image = None
     if image is None:
+        size = pixel_size(data, kind)
+        if size is not None and size[0] * size[1] > max_decoded_pixels():
+            raise ImageReadError(path, _too_large(data, kind))
         raise ImageReadError(path, f"corrupt or truncated {kind} data")
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(path, f"unsupported pixel type {image.dtype} "
@@ -132,6 +137,47 @@ def _decode(path: str | os.PathLike, data: bytes) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] not in (3, 4):
         raise ImageReadError(path, f"unsupported channel count {image.shape[2]}")
     return apply_orientation(image, exif_orientation(data))
+
+
+# OpenCV refuses to decode images with more pixels than this (a guard against decompression
+# bombs); the variable is read once, when OpenCV loads
+_PIXEL_LIMIT_VARIABLE = "OPENCV_IO_MAX_IMAGE_PIXELS"
+
+
+def max_decoded_pixels() -> int:
+    """The most pixels OpenCV decodes in one image."""
+    try:
+        return int(os.environ.get(_PIXEL_LIMIT_VARIABLE, "").strip() or 1 << 30)
+    except ValueError:
+        return 1 << 30
+
+
+def _too_large(data: bytes, kind: str) -> str:
+    limit = max_decoded_pixels()
+    size = pixel_size(data, kind)
+    found = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels" if size else "its size"
+    return (f"too large: {found} is over OpenCV's limit of {limit:,} pixels per image "
+            f"({_PIXEL_LIMIT_VARIABLE} raises it, if the memory is there)")
+
+
+def pixel_size(data: bytes, kind: str | None) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, without decoding it; None if unreadable.
+    Pillow's format readers are used directly, so its own size guard does not stand between."""
+    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
+
+    readers = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
+               "BMP": BmpImagePlugin.BmpImageFile, "TIFF": TiffImagePlugin.TiffImageFile}
+    if kind == "WebP":
+        from PIL import WebPImagePlugin
+
+        readers["WebP"] = WebPImagePlugin.WebPImageFile
+    if kind not in readers:
+        return None
+    try:
+        with readers[kind](io.BytesIO(data)) as header:
+            return header.size
+    except Exception:  # noqa: BLE001 - a header Pillow cannot read: the size stays unknown
+        return None
 
 
 def sniff_format(data: bytes) -> str | None:

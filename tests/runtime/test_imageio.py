@@ -177,3 +177,30 @@ def test_bytes_after_a_png_end_do_not_make_it_unreadable(tmp_path, rng):
     image = noise(rng, (5, 7, 3))
     (tmp_path / "tail.png").write_bytes(cv2.imencode(".png", image)[1].tobytes() + b"junk")
     assert np.array_equal(read_image(tmp_path / "tail.png"), image)
+
+
+def test_an_image_over_opencvs_pixel_limit_is_called_too_large_with_the_limit(tmp_path, rng):
+    # OpenCV reads its limit once, as it loads: a fresh process with a low limit, a real file
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.png"
+    write_image(path, noise(rng, (120, 200, 3)))
+    code = ("from uprez.runtime.base.imageio import read_image, ImageReadError\n"
+            f"try:\n    read_image({str(path)!r})\n"
+            "except ImageReadError as exc:\n    print(exc.reason)\n")
+    env = {**__import__("os").environ, "OPENCV_IO_MAX_IMAGE_PIXELS": "10000"}
+    reason = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120).stdout.strip()
+    assert reason.startswith("too large: 200x120 = 24,000 pixels"), reason
+    assert "limit of 10,000 pixels" in reason and "corrupt" not in reason
+
+
+def test_a_png_header_over_the_pixel_limit_is_too_large_not_corrupt(tmp_path):
+    header = struct.pack(">IIBBBBB", 60000, 50000, 8, 2, 0, 0, 0)
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
+                     + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match=r"too large: 60000x50000 = 3,000,000,000 pixels "
+                                             r"is over OpenCV's limit of 1,073,741,824"):
+        read_image(path)

@@ -246,3 +246,16 @@ def test_bad_images_are_refused_with_a_clear_message(whole):
         whole.upscale(np.zeros((4, 4, 2), np.uint8))
     with pytest.raises(ValueError, match="alpha"):
         whole.upscale(np.zeros((4, 4, 3), np.uint8), alpha="magic")
+
+
+def test_an_output_too_large_for_memory_names_its_size_not_a_smaller_tile(models):
+    from uprez.runtime.upscaler import OutputTooLarge
+
+    upscaler = Upscaler(models["x2"], device="cpu", tile=0)
+    # a view that costs no memory; its x2 output (over 400 TiB, more than a 64-bit process can
+    # address) cannot be allocated whatever the kernel's overcommit policy
+    huge = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (6_000_000, 6_500_000, 3))
+    with pytest.raises(OutputTooLarge, match=r"13000000x12000000 pixels \(\d+\.\d GiB\)") \
+            as caught:
+        upscaler.upscale(huge)
+    assert "a smaller --tile cannot help" in str(caught.value)

@@ -127,3 +127,23 @@ def test_uprez_checkpoint_from_a_newer_format_asks_for_an_update(tmp_path):
                 "hparams": {}, "params": _weights()}, path)
     with pytest.raises(CheckpointError, match="newer than this uprez"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("start", [b"", b"\x80\x3e", b"\x80\x02", b"PK\x03\x04"],
+                         ids=["random", "0x80-then-random", "pickle-protocol-then-random",
+                              "zip-magic-then-random"])
+def test_random_bytes_are_not_called_a_pickle_and_print_no_torch_warning(tmp_path, start):
+    import warnings
+
+    import numpy as np
+
+    path = tmp_path / "random.pth"
+    noise = np.random.default_rng(7).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    path.write_bytes(start + noise[:5000 - len(start)])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError) as refused:
+            load_checkpoint(path)
+    assert "pickles Python objects" not in str(refused.value)
+    assert "could run code" not in str(refused.value)
+    assert not [w for w in seen if "torch" in str(w.filename)], [str(w.message) for w in seen]
