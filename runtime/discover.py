@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from dataclasses import dataclass
@@ -115,11 +116,43 @@ def _in_folder(folder: Path, recursive: bool, suffixes, exclude: tuple[Path, ...
 def _in_glob(pattern: str, recursive: bool, suffixes, exclude: tuple[Path, ...]
              ) -> list[Found]:
     base = _glob_base(pattern)
-    matches = sorted(glob.glob(pattern, recursive=recursive))
+    if recursive and "**" in Path(pattern).parts:
+        matches = _walk_glob(pattern, base, exclude)
+    else:
+        matches = sorted(glob.glob(pattern))
     files = [Path(m) for m in matches if Path(m).is_file() and _wanted(Path(m).name, suffixes)
              and not _other_kind_of_file(Path(m))]
     files = [f for f in files if not any(_inside(f, e) for e in exclude)]
     return [Found(f, f.relative_to(base) if _inside(f, base) else Path(f.name)) for f in files]
+
+
+def _walk_glob(pattern: str, base: Path, exclude: tuple[Path, ...]) -> list[str]:
+    """The files a `**` glob matches, found by the folder scan's walk: symlinked folders are not
+    entered (so a link cycle is not walked round and round), nor hidden or output folders.
+    glob's own `**` follows every link."""
+    parts = Path(pattern).parts[len(base.parts):]
+    matches = []
+    for root, dirs, names in os.walk(base):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not any(_same(here / d, e) for e in exclude))
+        relative = here.relative_to(base).parts
+        matches += [str(here / n) for n in sorted(names)
+                    if _parts_match((*relative, n), parts)]
+    return matches
+
+
+def _parts_match(names: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether path components match glob components, `**` standing for any number of them
+    (as glob's recursive mode; `*` and the rest match within one, hidden names only
+    explicitly)."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(_parts_match(names[i:], parts[1:]) for i in range(len(names) + 1))
+    if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
+        return False
+    return fnmatch.fnmatch(names[0], parts[0]) and _parts_match(names[1:], parts[1:])
 
 
 def _glob_base(pattern: str) -> Path:

@@ -129,3 +129,46 @@ def test_animations_are_planned_by_suffix_or_content_and_keep_or_convert_their_f
     with pytest.raises(PlanError, match="image file name"):
         still = [f for f in found if f.source.name == "still.png"]
         plan_jobs(still, tmp_path / "x.gif", output_is_file=True)
+
+
+@pytest.fixture
+def linked_tree(tree, tmp_path):
+    """`in/` with two symlink cycles (one to the root, one to itself) and a link to a folder
+    outside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "far.png").write_bytes(b"x")
+    (tree / "in" / "sub" / "up").symlink_to(tree / "in", target_is_directory=True)
+    (tree / "in" / "sub" / "deep" / "self").symlink_to(tree / "in" / "sub" / "deep",
+                                                      target_is_directory=True)
+    (tree / "in" / "elsewhere").symlink_to(outside, target_is_directory=True)
+    return tree
+
+
+def test_a_recursive_glob_over_symlink_cycles_finishes_and_finds_each_file_once(linked_tree):
+    # glob's own `**` walks every cycle (2 cycles: about 2**40 paths before the kernel's link
+    # limit stops it), so the scan runs in a process of its own that may not hang the suite
+    import subprocess
+    import sys
+
+    pattern = str(linked_tree / "in" / "**" / "*.*")
+    code = ("from uprez.runtime.discover import find_inputs\n"
+            f"print(sorted(str(f.relative) for f in find_inputs([{pattern!r}], "
+            "recursive=True)))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the ** glob was still walking symlink cycles after 60 s")
+    assert done.stdout.strip() == str(["a.png", "b.JPG", "sub/c.webp", "sub/deep/d.tif"])
+
+
+def test_a_recursive_glob_follows_the_folder_scan_rules(linked_tree):
+    by_glob = find_inputs([str(linked_tree / "in" / "**" / "*.*")], recursive=True)
+    by_scan = find_inputs([str(linked_tree / "in")], recursive=True)
+    assert names(by_glob) == names(by_scan) == ["a.png", "b.JPG", "sub/c.webp", "sub/deep/d.tif"]
+    # ** matches no folder too, and a fixed part after it still has to match
+    assert names(find_inputs([str(linked_tree / "in" / "**" / "deep" / "*.tif")],
+                             recursive=True)) == ["sub/deep/d.tif"]
+    assert names(find_inputs([str(linked_tree / "in" / "**" / "a.png")],
+                             recursive=True)) == ["a.png"]
