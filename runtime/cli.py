@@ -20,6 +20,7 @@ from uprez.runtime.options import (
     PRECISIONS,
     BatchType,
     DeviceType,
+    ScaleChoice,
     TileType,
 )
 from uprez.runtime.video.codecs import CODECS
@@ -39,7 +40,7 @@ from uprez.runtime.video.codecs import CODECS
               help="ONNX model file (from sr-export, or any NCHW image-to-image upscaler), or "
                    "the name of a shipped model (see --list-models). Default: the shipped "
                    "default for --scale.")
-@click.option("-s", "--scale", type=click.Choice(["2", "4"]), default=None,
+@click.option("-s", "--scale", type=ScaleChoice(), default=None,
               help="Pick the default model by scale (4 if not given). With --model, only checks "
                    "it.")
 @click.option("--outscale", type=click.FloatRange(min=0, min_open=True),

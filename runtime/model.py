@@ -11,6 +11,7 @@ import numpy as np
 
 from uprez.runtime.backends import Engine, ModelError, open_engines
 from uprez.runtime.base import console
+from uprez.runtime.base.weights import checkpoint_kind
 from uprez.runtime.metadata import MetadataError, ModelInfo
 from uprez.runtime.onnx_file import NotProtobuf, read_metadata_props
 
@@ -44,6 +45,7 @@ def load_model(path: str | os.PathLike, device: str = "auto", precision: str = "
         raise ModelError(f"model path is a folder, not an .onnx file: {path}")
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
+    _refuse_checkpoint(path)
     try:
         info = ModelInfo.from_props(read_metadata_props(path))
     except NotProtobuf:
@@ -69,6 +71,21 @@ def load_model(path: str | os.PathLike, device: str = "auto", precision: str = "
         raise ModelError(f"{path}: metadata says x{info.scale} but the model outputs x{probed}")
     info = dataclasses.replace(info, scale=probed)
     return LoadedModel(path, opened.engines, opened.notice, info)
+
+
+def _refuse_checkpoint(path: Path) -> None:
+    """A PyTorch or safetensors checkpoint given as the model: say what it is and how to get an
+    ONNX model from it, rather than that protobuf parsing failed."""
+    try:
+        with open(path, "rb") as handle:
+            kind = checkpoint_kind(handle.read(16))
+    except OSError:
+        return  # reading it for real says what is wrong
+    if kind is not None:
+        onnx_name = path.with_suffix(".onnx").name
+        raise ModelError(f"{path} is a {kind} checkpoint, not an ONNX model: export it first "
+                         f"with `sr-export {path}` (it says what to install if PyTorch is "
+                         f"missing), then use -m {path.parent / onnx_name}")
 
 
 def _probe_scale(engine: Engine, info: ModelInfo, path: Path) -> int:

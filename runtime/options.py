@@ -21,6 +21,22 @@ PRECISION_HELP = ("auto: fp16 on CUDA/TensorRT, bf16 with OpenVINO where the CPU
                   "full precision.")
 
 
+class ScaleChoice(click.Choice):
+    """sr-run --scale: the scales of the shipped models. Another number is most likely meant as
+    the final size, which is --outscale."""
+
+    def __init__(self, scales: tuple[str, ...] = ("2", "4")):
+        super().__init__(scales)
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a model scale ({' or '.join(self.choices)}: it picks "
+                      f"the shipped model); for a final size of {value} times the input, use "
+                      f"--outscale {value}", param, ctx)
+
+
 class TileType(click.ParamType):
     """--tile: "auto", or a size in input pixels (0 = the whole image at once)."""
 

@@ -70,9 +70,14 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
         raise UsageProblem("no input given: name image or video files, folders or globs "
                            "(see sr-run -h)")
     single = Path(specs[0]) if len(specs) == 1 and Path(specs[0]).is_file() else None
-    output_is_file = (single is not None and not output.is_dir()
-                      and output.suffix.lower() in MEDIA_SUFFIXES
+    names_a_file = not output.is_dir() and output.suffix.lower() in MEDIA_SUFFIXES
+    output_is_file = (single is not None and names_a_file
                       and not (frames_dir is not None and is_video(single)))
+    if names_a_file and single is None:
+        given = "several inputs" if len(specs) > 1 else (
+            "a folder" if Path(specs[0]).is_dir() else "a glob")
+        raise UsageProblem(f"--output {output} is a file name, but the input is {given}: give "
+                           "an output folder (a file name takes one input file)")
     if (output_is_file and not is_video(output) and fmt != "auto"
             and output.suffix.lower().lstrip(".") != fmt):
         raise UsageProblem(f"--format {fmt} does not match the output file name {output}")
@@ -80,8 +85,7 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
     try:
         found = find_inputs(specs, recursive=recursive, suffixes=MEDIA_SUFFIXES, exclude=exclude)
         if not found:
-            raise PlanError(f"no image or video files found in: {', '.join(specs)}"
-                            + ("" if recursive else " (use --recursive for subfolders)"))
+            raise PlanError(_nothing_found(specs, recursive))
         jobs = plan_jobs(found, output, fmt=fmt, suffix=suffix, output_is_file=output_is_file,
                          frames_dir=frames_dir)
     except PlanError as exc:
@@ -96,6 +100,22 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
                    videos=videos, model=model, image_options=image_options,
                    animation_options=animation_options,
                    video_options=video_options)
+
+
+def _nothing_found(specs: list[str], recursive: bool) -> str:
+    """Why the inputs gave no file, with the hint that fits what they are."""
+    import glob
+
+    hints = []
+    if not recursive and any(Path(spec).is_dir() for spec in specs):
+        hints.append("--recursive also takes subfolders")
+    globs = [spec for spec in specs if not Path(spec).exists() and glob.has_magic(spec)]
+    if globs:
+        hints.append(f"{', '.join(repr(g) for g in globs)} matched no image or video file; "
+                     "a pattern is matched within one folder"
+                     + (" (** with --recursive for subfolders)" if not recursive else ""))
+    return (f"no image or video files found in: {', '.join(specs)}"
+            + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def _check_video_options(videos: list[Job], options: VideoOptions,

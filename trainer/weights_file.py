@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from uprez.runtime.base.weights import CheckpointError, unwrap_weights
+from uprez.runtime.base.weights import (
+    PYTORCH,
+    SAFETENSORS,
+    CheckpointError,
+    checkpoint_kind,
+    unwrap_weights,
+)
 from uprez.runtime.metadata import file_sha256
 
 from .checkpoint import FORMAT as UPREZ_FORMAT
 from .checkpoint import FORMAT_VERSION as UPREZ_FORMAT_VERSION
-
-MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
 
 
 @dataclass(frozen=True)
@@ -57,18 +60,13 @@ def _read_any(path: Path):
         raise CheckpointError(f"cannot read it ({exc.strerror or exc})") from None
     if not head:
         raise CheckpointError("the file is empty")
-    if head.startswith(b"PK\x03\x04") or _looks_like_pickle(head):
+    kind = checkpoint_kind(head)
+    if kind == PYTORCH:
         return _read_torch(path)
-    if _looks_like_safetensors(head):
+    if kind == SAFETENSORS:
         return _read_safetensors(path)
     kind = "a text file" if _is_text(head) else "an unknown binary format"
     raise CheckpointError(f"not a PyTorch (.pth) or safetensors checkpoint: it looks like {kind}")
-
-
-def _looks_like_pickle(head: bytes) -> bool:
-    # a pickle starts with its PROTO opcode and a protocol number torch could have written;
-    # 0x80 followed by anything else is just a byte of some other file
-    return len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def _is_text(head: bytes) -> bool:
@@ -77,15 +75,6 @@ def _is_text(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return all(c >= 32 or c in b"\t\r\n" for c in head)
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    # 8-byte little-endian header length, then a JSON header; a length beyond the end of the
-    # file still counts, so that a truncated file is reported as truncated
-    if len(head) < 9:
-        return False
-    (header_len,) = struct.unpack("<Q", head[:8])
-    return 0 < header_len < MAX_SAFETENSORS_HEADER and head[8:9] == b"{"
 
 
 def _read_torch(path: Path):

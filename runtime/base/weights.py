@@ -4,11 +4,35 @@ work on what torch.load or safetensors returned), shared by sr-train and sr-expo
 
 from __future__ import annotations
 
+import struct
+
 from uprez.runtime.base import console
 
 # Wrapper keys around the weights, most specific first (BasicSR's EMA and plain weights, then
 # Lightning's and others' containers).
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
+
+
+MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
+PYTORCH, SAFETENSORS = "PyTorch", "safetensors"
+
+
+def checkpoint_kind(head: bytes) -> str | None:
+    """PYTORCH or SAFETENSORS when a file's first 16 bytes look like that checkpoint, else
+    None (so sr-run can tell a .pth given as a model from a damaged ONNX file)."""
+    if head.startswith(b"PK\x03\x04"):  # torch.save's zip container
+        return PYTORCH
+    # a pickle (torch's legacy format) starts with its PROTO opcode and a protocol number torch
+    # could have written; 0x80 followed by anything else is just a byte of some other file
+    if len(head) > 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return PYTORCH
+    # an 8-byte little-endian header length, then a JSON header; a length beyond the end of
+    # the file still counts, so that a truncated file is reported as truncated
+    if len(head) >= 9:
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if 0 < header_len < MAX_SAFETENSORS_HEADER and head[8:9] == b"{":
+            return SAFETENSORS
+    return None
 
 
 class CheckpointError(ValueError):

@@ -153,6 +153,7 @@ def main(models: tuple[Path, ...], data_dir: Path | None, hr_dir: Path | None,
 
 def _default_model(scale: int) -> Path:
     """The default's name for an auto choice, else the shipped file's path."""
+    from uprez.runtime.base.report import UsageProblem
     from uprez.runtime.models import (
         DEFAULT_MODELS,
         DefaultModelMissing,
@@ -163,7 +164,7 @@ def _default_model(scale: int) -> Path:
     try:
         path = default_model_path(scale)
     except DefaultModelMissing as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     return Path(DEFAULT_MODELS[scale]) if auto_model(DEFAULT_MODELS[scale]) else path
 
 
@@ -237,7 +238,7 @@ def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
 
     from uprez.runtime.base import console, interrupts
     from uprez.runtime.base.imageio import read_image
-    from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_SOME_FAILED
+    from uprez.runtime.base.report import EXIT_INTERRUPTED, EXIT_SOME_FAILED, UsageProblem
     from uprez.runtime.evaluation.batch import evaluate_models
     from uprez.runtime.evaluation.compare import model_labels
     from uprez.runtime.evaluation.protocol import ModelOutputError
@@ -263,8 +264,8 @@ def _evaluate_and_print(items, upscalers, model_paths: list[Path], scale: int,
                                                             strict=True)]
             if page is not None:
                 index = page.finish(reports, report.failed)
-    except ModelOutputError as exc:
-        raise click.ClickException(f"{model_paths[exc.model_index]}: {exc}") from None
+    except ModelOutputError as exc:  # a model error, as in sr-run: exit 2
+        raise UsageProblem(f"{model_paths[exc.model_index]}: {exc}") from None
     except KeyboardInterrupt:
         kept = f"; {page.folder} keeps its earlier page" if page is not None else ""
         console.error(f"interrupted after {len(report.done)} of {len(items)} images{kept}")

@@ -210,3 +210,54 @@ def test_a_format_that_loses_depth_or_alpha_says_so_once(tmp_path, models, rng):
     assert result.stderr.count("saved as 8-bit") == 1 and result.stderr.count("alpha") == 1
     out = read_image(tmp_path / "out" / "deep0.jpg")
     assert out.dtype == np.uint8 and out.shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("kind", ["PyTorch", "safetensors"])
+def test_a_checkpoint_given_as_the_model_is_named_with_the_sr_export_command(
+        photos, tmp_path, kind):
+    import json
+    import pickle
+    import struct
+
+    checkpoint = tmp_path / ("net.pth" if kind == "PyTorch" else "net.safetensors")
+    if kind == "PyTorch":  # torch's legacy format: a protocol-2 pickle (torch-free here)
+        checkpoint.write_bytes(pickle.dumps({"conv.weight": [0.0] * 9}, protocol=2))
+    else:
+        header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})
+        checkpoint.write_bytes(struct.pack("<Q", len(header)) + header.encode() + b"\0" * 4)
+    result = sr_run(photos, "-o", tmp_path / "out", "-m", checkpoint)
+    assert result.exit_code == 2, result.output
+    assert f"{checkpoint} is a {kind} checkpoint, not an ONNX model" in result.output
+    assert f"sr-export {checkpoint}" in result.output and "protobuf" not in result.output
+
+
+def test_a_scale_the_models_lack_points_to_outscale(photos, tmp_path):
+    result = sr_run(photos, "-o", tmp_path / "out", "--scale", "3")
+    assert result.exit_code == 2
+    assert "--outscale 3" in result.output
+
+
+@pytest.mark.parametrize("inputs", ["folder", "several", "glob"])
+def test_an_output_file_name_with_a_folder_or_several_inputs_is_a_usage_error(
+        photos, tmp_path, models, inputs):
+    given = {"folder": [photos], "several": [photos / "colour.png", photos / "alpha.webp"],
+             "glob": [photos / "*.png"]}[inputs]
+    result = sr_run(*given, "-o", tmp_path / "big.png", "-m", models["x2"], "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert "is a file name, but the input is" in result.output
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_a_glob_that_matches_nothing_says_so_without_suggesting_recursive(photos, tmp_path,
+                                                                          models):
+    result = sr_run(photos / "*.tiff", "-o", tmp_path / "out", "-m", models["x2"])
+    assert result.exit_code == 2
+    assert "matched no image or video file" in result.output
+    assert "--recursive also takes subfolders" not in result.output
+    folder = sr_run(photos, "-o", tmp_path / "out", "-m", models["x2"], "--format", "png")
+    assert folder.exit_code == 0  # the top folder has images: no hint needed
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "x.png").write_bytes((photos / "colour.png").read_bytes())
+    result = sr_run(empty, "-o", tmp_path / "out2", "-m", models["x2"])
+    assert result.exit_code == 2 and "--recursive also takes subfolders" in result.output

@@ -358,3 +358,20 @@ def test_a_bad_degrade_spec_is_a_usage_error(tmp_path, spec):
     result = CliRunner().invoke(main, ["--data", str(tmp_path), "--degrade", spec])
     assert result.exit_code == 2 and "--degrade" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sr_eval_exits_2_for_a_scale_without_a_model_and_a_model_of_another_scale(tmp_path):
+    from tests.onnx_models import make_sr_model
+    from uprez.runtime.metadata import SCALE
+
+    data = tmp_path / "hr"
+    data.mkdir()
+    write_png(data / "a.png", smooth_test_image(24, 24))
+    no_default = CliRunner().invoke(main, ["--data", str(data), "--scale", "3"])
+    assert no_default.exit_code == 2, no_default.output
+    assert "no default x3 model" in no_default.output
+    x2 = make_sr_model(tmp_path / "x2.onnx", scale=2, metadata={SCALE: "2"})
+    wrong = CliRunner().invoke(main, ["--data", str(data), "--scale", "4", "-m", str(x2),
+                                      "--device", "cpu"])
+    assert wrong.exit_code == 2, wrong.output
+    assert "x2 model, not x4" in wrong.output
