@@ -16,6 +16,7 @@ def run_plan(plan: RunPlan) -> int:
     A model that cannot be loaded, or a device or precision that cannot run it, is a
     UsageProblem (exit 2)."""
     upscaler = _load_upscaler(plan)
+    _remove_stale_temp_files(plan)
     report = BatchReport()
     stats = animation_stats = video_stats = None
     try:
@@ -49,6 +50,20 @@ def run_plan(plan: RunPlan) -> int:
     for path, reason in report.failed:
         console.error(f"failed: {path}: {reason}")
     return report.exit_code
+
+
+def _remove_stale_temp_files(plan: RunPlan) -> None:
+    """What killed runs left in the output folders (half-written images and frames); a live
+    run's temp files carry its pid and stay."""
+    from uprez.runtime.base.atomic import remove_stale_temp_files
+    from uprez.runtime.discover import FRAMES
+
+    folders = {job.target if job.kind == FRAMES else job.target.parent
+               for job in (*plan.images, *plan.animations, *plan.videos)}
+    removed = [path for folder in sorted(folders) for path in remove_stale_temp_files(folder)]
+    if removed:
+        console.info(f"removed {len(removed)} temp file{'s' if len(removed) != 1 else ''} "
+                     f"left by an interrupted run (e.g. {removed[0]})")
 
 
 def _load_upscaler(plan: RunPlan):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uprez.runtime.base import console
+from uprez.runtime.base.locks import OutputBusy, output_lock
 from uprez.runtime.base.report import BatchReport
 from uprez.runtime.discover import FRAMES, READ_ONLY_VIDEO_SUFFIXES, VIDEO, Job
 from uprez.runtime.metadata import file_sha256
@@ -122,42 +123,61 @@ def run_video_jobs(jobs: list[Job], upscaler, options: VideoOptions, report: Bat
         frames_from = frames_fingerprint(chosen, tile=tile, outscale=options.outscale,
                                          deinterlace=options.deinterlace)
         job = options.job(planned, frames_from)
-        if not options.overwrite and job.is_complete():
-            report.add_skipped(str(job.source))
-            continue
-        if len(jobs) > 1:
-            console.info(f"video {number}/{len(jobs)}: {job.source}")
-        if not job.to_frames and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
-            console.info(f"{job.source.name}: written as {job.output.name} (sr-run reads "
-                         f"{job.source.suffix} files but does not write them)")
         try:
-            if job.to_frames:
-                # frames of other settings go now, so --resume can only take up matching ones
-                job.start_frames()
-            else:
-                job.output.parent.mkdir(parents=True, exist_ok=True)
-            if ranges_for is not None:
-                result = run_video(job, None, batch=chosen.batch, ranges=ranges_for(chosen))
-            else:
-                result = run_video(job, frame_function(chosen, options.outscale),
-                                   batch=chosen.batch)
-            if job.to_frames:
-                job.finish_frames(result.frames)
-        except VideoError as exc:
-            _fail(report, job, _without_path(str(exc), job.source))
+            with output_lock(job.output):
+                result = _run_one(job, chosen, options, report, number, len(jobs),
+                                  ranges_for)
+        except OutputBusy as exc:
+            _fail(report, job, str(exc))
             continue
-        except MemoryError as exc:
-            _fail(report, job, str(exc) if isinstance(exc, OutputTooLarge)
-                  else "out of memory; try a smaller --tile")
+        except OSError as exc:  # the lock file cannot be made: the folder is not writable
+            _fail(report, job, f"cannot write beside {job.output}: {exc.strerror or exc}")
             continue
-        except Exception as exc:  # one video's failure must not end the batch
-            _fail(report, job, f"upscaling failed: {console.first_line(exc)}")
+        if result is None:
             continue
         report.add_done(str(job.source))
         stats.videos += 1
         stats.frames += result.upscaled
         stats.seconds += result.seconds
     return stats
+
+
+def _run_one(job: VideoJob, chosen, options: VideoOptions, report: BatchReport, number: int,
+             count: int, ranges_for: Callable[[object], RangeRunner] | None = None):
+    """One video, while this run holds its output: its VideoResult, or None when it was
+    skipped or failed (the report says which)."""
+    if not options.overwrite and job.is_complete():  # perhaps just finished by another run
+        report.add_skipped(str(job.source))
+        return None
+    if count > 1:
+        console.info(f"video {number}/{count}: {job.source}")
+    if not job.to_frames and job.source.suffix.lower() in READ_ONLY_VIDEO_SUFFIXES:
+        console.info(f"{job.source.name}: written as {job.output.name} (sr-run reads "
+                     f"{job.source.suffix} files but does not write them)")
+    try:
+        if job.to_frames:
+            # frames of other settings go now, so --resume can only take up matching ones
+            job.start_frames()
+        else:
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+        if ranges_for is not None:
+            result = run_video(job, None, batch=chosen.batch, ranges=ranges_for(chosen))
+        else:
+            result = run_video(job, frame_function(chosen, options.outscale),
+                               batch=chosen.batch)
+        if job.to_frames:
+            job.finish_frames(result.frames)
+    except VideoError as exc:
+        _fail(report, job, _without_path(str(exc), job.source))
+        return None
+    except MemoryError as exc:
+        _fail(report, job, str(exc) if isinstance(exc, OutputTooLarge)
+              else "out of memory; try a smaller --tile")
+        return None
+    except Exception as exc:  # one video's failure must not end the batch
+        _fail(report, job, f"upscaling failed: {console.first_line(exc)}")
+        return None
+    return result
 
 
 def _model_for(upscaler, source: Path):

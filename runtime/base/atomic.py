@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from uprez.runtime.base.locks import process_alive
+
 TEMP_SUFFIX = ".uprez-tmp"
+# `.NAME.<pid>-<hex>.uprez-tmp`: the writer's pid tells a live write from one a killed run left
+_TEMP_NAME = re.compile(r"^\..+\.(?:(\d+)-)?[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + "$")
+# a temp file whose writer cannot be asked (older names without a pid; Windows) is stale once
+# it has not been written to for this long
+STALE_AFTER_S = 24 * 3600
 
 
 def is_temp_file(path: str | os.PathLike) -> bool:
@@ -22,7 +31,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     An OSError (a full disk) comes out naming `path`, not the temp file or nothing."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
         # created with 0o666 so the umask sets the permissions as open() would; changing the
         # umask instead would race with other threads creating files
@@ -38,6 +47,33 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise _naming(exc, path) from None
         raise
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files in `folder` that a killed run left (kill -9, power loss), never one
+    a live process is writing: a file is stale when the pid in its name runs no more (or, where
+    that cannot be asked, when it has not changed for a day). Returns the removed paths."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        found = _TEMP_NAME.match(entry.name)
+        if found is None:
+            continue
+        alive = process_alive(int(found.group(1))) if found.group(1) else None
+        if alive is None:
+            try:
+                alive = now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S
+            except OSError:
+                continue
+        if not alive:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def _naming(exc: OSError, path: Path) -> OSError:
