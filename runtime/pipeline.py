@@ -242,7 +242,7 @@ def _warn_on_loss(image: np.ndarray, fmt: str | None, metadata: ImageMetadata,
     losses = image_metadata.losses(metadata, fmt, image) if fmt is not None else []
     if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
         losses.append(f"16-bit images are saved as 8-bit {fmt} (use --format png to keep 16 bits)")
-    if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:
+    if image.ndim == 3 and image.shape[2] in (2, 4) and fmt not in HOLDS_ALPHA:
         losses.append(f"{fmt} has no transparency: alpha is dropped (use --format png to keep it)")
     for message in losses:
         with lock:

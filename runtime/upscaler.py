@@ -114,7 +114,8 @@ class Upscaler:
 
     def upscale(self, image: np.ndarray, *, outscale: float | None = None, alpha: str = "model",
                 progress: Progress | None = None) -> np.ndarray:
-        """HxW gray, HxWx3 BGR or HxWx4 BGRA in; same layout and dtype out, scaled."""
+        """HxW gray, HxWx2 gray+alpha, HxWx3 BGR or HxWx4 BGRA in; same layout and dtype out,
+        scaled."""
         return self.upscale_images([image], outscale=outscale, alpha=alpha, progress=progress)[0]
 
     def upscale_images(self, images: list[np.ndarray], *, outscale: float | None = None,
@@ -307,9 +308,13 @@ class _ModelInput:
         import cv2
 
         maxval = np.iinfo(image.dtype).max
-        alpha_in = image[:, :, 3] if image.ndim == 3 and image.shape[2] == 4 else None
-        if image.ndim == 2:
-            colour = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        alpha_in = image[:, :, channels - 1] if channels in (2, 4) else None
+        if channels <= 2:
+            gray = image if channels == 1 else np.ascontiguousarray(image[:, :, 0])
+            colour = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+            if alpha_in is not None:
+                colour = bleed_colour(colour, alpha_in)
         elif alpha_in is not None:
             colour = bleed_colour(np.ascontiguousarray(image[:, :, :3]), alpha_in)
         else:
@@ -325,7 +330,7 @@ class _ModelInput:
         import cv2
 
         image, out = self.image, outs[0]
-        if image.ndim == 2:
+        if image.ndim == 2 or image.shape[2] == 2:
             out = cv2.cvtColor(out, cv2.COLOR_BGR2GRAY)
         if self.alpha_in is not None:
             if self.opaque:
@@ -356,8 +361,8 @@ def _group_windows(plans, batch: int) -> list[list[tuple[int, int, int]]]:
 def _check_image(image) -> None:
     if not isinstance(image, np.ndarray) or image.dtype not in (np.uint8, np.uint16):
         raise ValueError("image must be a uint8 or uint16 numpy array")
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
-        raise ValueError(f"image must be HxW, HxWx3 or HxWx4, not shape {image.shape}")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (2, 3, 4))):
+        raise ValueError(f"image must be HxW, HxWx2, HxWx3 or HxWx4, not shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image is empty (shape {image.shape})")
 

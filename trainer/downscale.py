@@ -12,6 +12,7 @@ import cv2
 
 from uprez.runtime.base import console, interrupts
 from uprez.runtime.base.atomic import write_bytes
+from uprez.runtime.base.image_metadata import NO_METADATA, gray_alpha_png
 from uprez.runtime.base.imageio import IMAGE_SUFFIXES, ImageReadError, list_images, read_image
 from uprez.runtime.base.report import EXIT_INTERRUPTED, BatchReport
 from uprez.runtime.resize import imresize, mod_crop
@@ -28,7 +29,11 @@ def downscale_file(source: Path, target: Path, scale: int) -> None:
     cropped = mod_crop(image, scale)
     if min(cropped.shape[:2]) == 0:
         raise ValueError(f"{image.shape[1]}x{image.shape[0]} is smaller than the scale {scale}")
-    ok, encoded = cv2.imencode(".png", imresize(cropped, 1 / scale))
+    lr = imresize(cropped, 1 / scale)
+    if lr.ndim == 3 and lr.shape[2] == 2:  # gray and alpha, which OpenCV cannot encode
+        write_bytes(target, gray_alpha_png(lr, NO_METADATA))
+        return
+    ok, encoded = cv2.imencode(".png", lr)
     if not ok:
         raise ValueError("OpenCV could not encode the result as PNG")
     write_bytes(target, encoded.tobytes())

@@ -22,6 +22,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     image files alike). Grey images become three channels; alpha is dropped; 16-bit is rounded to
     8-bit. ImageReadError says why a file cannot be used."""
     image = to_8_bit(read_image(path))
+    if image.ndim == 3 and image.shape[2] == 2:  # gray and alpha
+        image = np.ascontiguousarray(image[:, :, 0])
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)

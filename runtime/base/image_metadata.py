@@ -109,7 +109,8 @@ def profile_fits(icc: bytes | None, gray: bool) -> bool:
 
 
 def output_is_gray(image: np.ndarray, fmt: str) -> bool:
-    return image.ndim == 2 and fmt != "webp"  # WebP has no gray: it is written as RGB
+    # WebP has no gray: it is written as RGB
+    return (image.ndim == 2 or image.shape[2] == 2) and fmt != "webp"
 
 
 def losses(metadata: ImageMetadata, fmt: str, image: np.ndarray) -> list[str]:
@@ -118,6 +119,9 @@ def losses(metadata: ImageMetadata, fmt: str, image: np.ndarray) -> list[str]:
     if not present:
         return []
     kept = HOLDS.get(fmt, frozenset())
+    if fmt == "png" and image.dtype == np.uint16 and image.ndim == 3 and image.shape[2] == 2:
+        return ["16-bit gray-and-alpha PNG is written without the colour profile, EXIF and XMP "
+                "(no writer here holds both)"]
     if fmt == "tiff" and image.dtype == np.uint16 and image.ndim == 3:
         return ["16-bit colour TIFF is written without the colour profile, EXIF and XMP "
                 "(no writer here holds both; use --format png to keep them)"]
@@ -181,10 +185,37 @@ def pillow_image(image: np.ndarray):
 
     if image.ndim == 2:
         return Image.fromarray(image)  # "L", or "I;16" for 16-bit gray
+    if image.shape[2] == 2:
+        return Image.fromarray(np.ascontiguousarray(image), "LA")  # 8-bit only
     image = np.ascontiguousarray(image)
     height, width, channels = image.shape
     mode, raw = ("RGBA", "BGRA") if channels == 4 else ("RGB", "BGR")
     return Image.frombuffer(mode, (width, height), image, "raw", raw, 0, 1)
+
+
+def gray_alpha_png(image: np.ndarray, metadata: ImageMetadata) -> bytes:
+    """A gray-and-alpha image (HxWx2) as a PNG of that colour type, which OpenCV cannot write:
+    8-bit through Pillow, with the metadata; 16-bit (which Pillow cannot hold) by our own
+    few lines, without it (`losses` says so)."""
+    if image.dtype == np.uint8:
+        metadata = for_output(metadata, image.shape[1], image.shape[0], gray=True)
+        out = io.BytesIO()
+        pillow_image(image).save(out, format="PNG",
+                                 **pillow_save_options("png", metadata, quality=0))
+        return out.getvalue()
+    import zlib
+
+    height, width = image.shape[:2]
+    rows = np.zeros((height, 1 + width * 4), np.uint8)  # a filter byte (0: none) per row
+    rows[:, 1:] = image.astype(">u2").view(np.uint8).reshape(height, width * 4)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([16, 4, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b""))
 
 
 def pillow_save_options(fmt: str, metadata: ImageMetadata, quality: int) -> dict:

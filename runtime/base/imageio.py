@@ -1,10 +1,11 @@
 """Image files: listing a folder, reading and writing in OpenCV layout (bit depth, alpha and
 gray kept), for every command that touches images.
 
-Images are HxW (gray), HxWx3 (BGR) or HxWx4 (BGRA), uint8 or uint16. Reading applies EXIF
-orientation; writing is atomic (a temp file in the same folder, then os.replace), so an output
-file that exists is always complete. The colour profile, EXIF and XMP travel beside the pixels
-(`read_image_and_metadata`, `write_image(..., metadata=)`; see image_metadata.py).
+Images are HxW (gray), HxWx2 (gray and alpha), HxWx3 (BGR) or HxWx4 (BGRA), uint8 or uint16.
+Reading applies EXIF orientation; writing is atomic (a temp file in the same folder, then
+os.replace), so an output file that exists is always complete. The colour profile, EXIF and
+XMP travel beside the pixels (`read_image_and_metadata`, `write_image(..., metadata=)`; see
+image_metadata.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from uprez.runtime.base.image_metadata import (
     NO_METADATA,
     ImageMetadata,
     encode_with_metadata,
+    gray_alpha_png,
     read_metadata,
 )
 
@@ -136,7 +138,16 @@ def _decode(path: str | os.PathLike, data: bytes) -> np.ndarray:
                                    "(8- and 16-bit images only)")
     if image.ndim == 3 and image.shape[2] not in (3, 4):
         raise ImageReadError(path, f"unsupported channel count {image.shape[2]}")
+    if kind == "PNG" and _png_colour_type(data) == _GRAY_ALPHA and image.ndim == 3:
+        image = np.ascontiguousarray(image[:, :, (0, 3)])  # OpenCV spreads the gray over BGR
     return apply_orientation(image, exif_orientation(data))
+
+
+_GRAY_ALPHA = 4  # PNG colour type of gray with alpha
+
+
+def _png_colour_type(data: bytes) -> int | None:
+    return data[25] if len(data) > 25 and data[12:16] == b"IHDR" else None
 
 
 # OpenCV refuses to decode images with more pixels than this (a guard against decompression
@@ -203,6 +214,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
     if fmt is None:
         raise ImageWriteError(path, f"unknown image format {path.suffix!r}")
     image = fit_to_format(image, fmt)
+    if image.ndim == 3 and image.shape[2] == 2:  # gray and alpha: only PNG keeps it
+        write_bytes_atomic(path, gray_alpha_png(image, metadata))
+        return
     if metadata:
         try:
             encoded_with = encode_with_metadata(image, fmt, metadata, quality or DEFAULT_QUALITY)
@@ -229,9 +243,15 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
 
 
 def fit_to_format(image: np.ndarray, fmt: str) -> np.ndarray:
-    """Drop what a format cannot hold: 16-bit becomes 8-bit, alpha is dropped for JPEG."""
+    """Drop what a format cannot hold: 16-bit becomes 8-bit, alpha is dropped for JPEG, and gray
+    with alpha is kept as such only in PNG (elsewhere it is gray for JPEG, else BGRA)."""
     if image.dtype == np.uint16 and fmt not in HOLDS_16_BIT:
         image = to_8_bit(image)
+    if image.ndim == 3 and image.shape[2] == 2 and fmt != "png":
+        gray, alpha = image[:, :, 0], image[:, :, 1]
+        if fmt not in HOLDS_ALPHA:
+            return np.ascontiguousarray(gray)
+        image = np.dstack([gray, gray, gray, alpha])
     if image.ndim == 3 and image.shape[2] == 4 and fmt not in HOLDS_ALPHA:
         image = image[:, :, :3]
     return image

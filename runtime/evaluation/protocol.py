@@ -69,7 +69,7 @@ def colour_channels(image: np.ndarray) -> np.ndarray:
     """The image without its alpha channel: grey or BGR."""
     if image.ndim == 3 and image.shape[2] == 4:
         return image[..., :3]
-    if image.ndim == 3 and image.shape[2] == 1:
+    if image.ndim == 3 and image.shape[2] in (1, 2):  # gray, or gray and alpha
         return image[..., 0]
     if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3):
         return image

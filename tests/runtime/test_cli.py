@@ -261,3 +261,20 @@ def test_a_glob_that_matches_nothing_says_so_without_suggesting_recursive(photos
     (empty / "sub" / "x.png").write_bytes((photos / "colour.png").read_bytes())
     result = sr_run(empty, "-o", tmp_path / "out2", "-m", models["x2"])
     assert result.exit_code == 2 and "--recursive also takes subfolders" in result.output
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_gray_and_alpha_png_comes_out_gray_and_alpha(tmp_path, models, dtype):
+    image = np.zeros((12, 16, 2), dtype)
+    image[:, :, 0] = np.linspace(0, np.iinfo(dtype).max, 16).astype(dtype)
+    image[:, :, 1] = np.iinfo(dtype).max
+    image[:, :8, 1] = 0  # the left half transparent
+    write_image(tmp_path / "in" / "la.png", image)
+    result = sr_run(tmp_path / "in", "-o", tmp_path / "out", "-m", models["x2"], "--device", "cpu",
+                    "--alpha", "bicubic")
+    assert result.exit_code == 0, result.output
+    data = (tmp_path / "out" / "la.png").read_bytes()
+    assert data[25] == 4  # PNG colour type 4: gray with alpha, not RGBA (6)
+    out = read_image(tmp_path / "out" / "la.png")
+    assert out.shape == (24, 32, 2) and out.dtype == dtype
+    assert (out[:, :12, 1] == 0).all() and (out[:, 20:, 1] == np.iinfo(dtype).max).all()

@@ -204,3 +204,28 @@ def test_a_png_header_over_the_pixel_limit_is_too_large_not_corrupt(tmp_path):
     with pytest.raises(ImageReadError, match=r"too large: 60000x50000 = 3,000,000,000 pixels "
                                              r"is over OpenCV's limit of 1,073,741,824"):
         read_image(path)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gray_and_alpha_png_reads_as_two_channels_and_writes_back_as_gray_and_alpha(
+        tmp_path, rng, dtype):
+    image = noise(rng, (9, 11, 2), dtype)
+    write_image(tmp_path / "la.png", image)
+    data = (tmp_path / "la.png").read_bytes()
+    assert data[24:26] == bytes([8 if dtype == np.uint8 else 16, 4])  # depth, gray + alpha
+    back = read_image(tmp_path / "la.png")
+    assert back.dtype == dtype and np.array_equal(back, image)
+    # OpenCV itself reads the file as what it is
+    assert np.array_equal(cv2.imread(str(tmp_path / "la.png"), cv2.IMREAD_UNCHANGED)[:, :, 3],
+                          image[:, :, 1])
+
+
+def test_gray_and_alpha_becomes_gray_in_jpeg_and_bgra_where_only_colour_has_alpha(tmp_path,
+                                                                                   rng):
+    image = noise(rng, (9, 11, 2))
+    write_image(tmp_path / "la.jpg", image, quality=100)
+    assert read_image(tmp_path / "la.jpg").shape == (9, 11)
+    write_image(tmp_path / "la.bmp", image)
+    bgra = read_image(tmp_path / "la.bmp")
+    assert np.array_equal(bgra[:, :, 3], image[:, :, 1])
+    assert all(np.array_equal(bgra[:, :, c], image[:, :, 0]) for c in range(3))

@@ -243,7 +243,7 @@ def test_bad_images_are_refused_with_a_clear_message(whole):
     with pytest.raises(ValueError, match="uint8 or uint16"):
         whole.upscale(np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ValueError, match="HxW"):
-        whole.upscale(np.zeros((4, 4, 2), np.uint8))
+        whole.upscale(np.zeros((4, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="alpha"):
         whole.upscale(np.zeros((4, 4, 3), np.uint8), alpha="magic")
 
