@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-OUTPUT_FORMATS = ("auto", "png", "jpg", "webp")  # --format; auto keeps each input's format
+OUTPUT_FORMATS = ("auto", "png", "jpg", "webp", "tiff")  # --format; auto keeps each input's format
 ALPHA_MODES = ("model", "bicubic")  # --alpha: how transparency is upscaled
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # --precision (backends/precision.py decides)
 DEVICE_HELP = ("auto: CUDA on an NVIDIA GPU, else OpenVINO when installed (uprez[openvino]), "

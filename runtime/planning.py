@@ -13,6 +13,7 @@ from pathlib import Path
 
 from uprez.runtime.animation_jobs import AnimationOptions
 from uprez.runtime.base import console
+from uprez.runtime.base.imageio import format_of
 from uprez.runtime.base.report import UsageProblem
 from uprez.runtime.discover import (
     ANIMATION,
@@ -79,7 +80,7 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
         raise UsageProblem(f"--output {output} is a file name, but the input is {given}: give "
                            "an output folder (a file name takes one input file)")
     if (output_is_file and not is_video(output) and fmt != "auto"
-            and output.suffix.lower().lstrip(".") != fmt):
+            and format_of(output) != fmt):
         raise UsageProblem(f"--format {fmt} does not match the output file name {output}")
     exclude = tuple(p for p in (None if output_is_file else output, frames_dir) if p is not None)
     try:
@@ -91,9 +92,9 @@ def plan_run(specs: list[str], *, output: Path, recursive: bool = False, fmt: st
     except PlanError as exc:
         raise UsageProblem(str(exc)) from None
     animations = [job for job in jobs if job.kind == ANIMATION]
-    if animations and fmt == "jpg":
-        console.info("jpg holds no animation: animated GIF, APNG and WebP inputs keep their "
-                     "format (--format png or webp converts them)")
+    if animations and fmt in ("jpg", "tiff"):
+        console.info(f"{fmt} holds no animation here: animated GIF, APNG and WebP inputs keep "
+                     "their format (--format png or webp converts them)")
     videos = [job for job in jobs if job.kind not in (IMAGE, ANIMATION)]
     _check_video_options(videos, video_options, frames_dir)
     return RunPlan(images=[job for job in jobs if job.kind == IMAGE], animations=animations,

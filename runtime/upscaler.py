@@ -26,6 +26,7 @@ CPU_BATCH = 4  # --batch auto on the CPU; on a GPU the largest of GPU_BATCHES th
 GPU_BATCHES = (16, 8, 4, 2, 1)
 MAX_DEFAULT_PAD = 32  # context beyond this costs more than the blend ramp it saves
 UNKNOWN_FIELD_PAD = 16  # pad when the metadata does not give a receptive field
+MIN_TILE_PER_PAD = 2  # a smaller --tile is raised: its window would be mostly context
 
 Progress = Callable[[int, int], None]  # (tiles done, tiles in total)
 
@@ -59,7 +60,7 @@ class Upscaler:
         engine = self._model.engine
         self.provider: str = engine.provider
         self.precision: str = engine.precision
-        self.notice: str | None = self._model.notice  # one line about the device choice
+        self._notices = [self._model.notice] if self._model.notice else []
         self._pool = _EnginePool(self._model.engines)
         self.parallel_images: int = len(self._model.engines)  # images worth running at once
         if batch != "auto" and int(batch) < 1:
@@ -78,6 +79,14 @@ class Upscaler:
         self._trusted = field if exact else self.tile_pad
         self._blend = 0 if exact else 2 * self.tile_pad  # ramps as wide as the pad (measured)
         self.tile: int = self._resolve_tile(tile)
+        if 0 < self.tile < MIN_TILE_PER_PAD * self.tile_pad:
+            # a window would be mostly context: many times the compute for the same pixels,
+            # and blend ramps squeezed into the small overlaps shift the result a grey level
+            raised = MIN_TILE_PER_PAD * self.tile_pad
+            self._notices.append(f"--tile {self.tile} is less than twice its pad of "
+                                 f"{self.tile_pad} context pixels on each side, which would "
+                                 f"spend most of the work on context: raised to {raised}")
+            self.tile = raised
         if batch == "auto" and engine.on_gpu and not self._model.fixed_batch:
             self.batch = self._batch_for_memory()
         # Models with whole-image context (global statistics) give exactly their whole-image
@@ -89,6 +98,8 @@ class Upscaler:
             not self._model.fixed_size) else 0
         if self.tile > 0:  # a small tile would otherwise be mostly overlap
             self._blend = min(self._blend, self.tile // 4)
+        # one line for the user about the device choice and the tile, or None
+        self.notice: str | None = "; ".join(self._notices) or None
         # Shrinking windows to fit each image saves compute, but TensorRT builds an engine per
         # input shape, so there every image keeps the full tile shape.
         self._balance = not engine.fixed_shapes and not self._model.fixed_size

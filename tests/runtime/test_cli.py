@@ -278,3 +278,15 @@ def test_a_gray_and_alpha_png_comes_out_gray_and_alpha(tmp_path, models, dtype):
     out = read_image(tmp_path / "out" / "la.png")
     assert out.shape == (24, 32, 2) and out.dtype == dtype
     assert (out[:, :12, 1] == 0).all() and (out[:, 20:, 1] == np.iinfo(dtype).max).all()
+
+
+def test_format_tiff_writes_tiff_and_a_tif_file_name_fits_it(photos, tmp_path, models):
+    result = sr_run(photos, "-o", tmp_path / "out", "-m", models["x2"], "--device", "cpu",
+                    "--format", "tiff")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["alpha.tiff", "colour.tiff"]
+    assert read_image(tmp_path / "out" / "alpha.tiff").shape == (20, 24, 4)
+    one = sr_run(photos / "colour.png", "-o", tmp_path / "one.tif", "-m", models["x2"],
+                 "--device", "cpu", "--format", "tiff")
+    assert one.exit_code == 0, one.output
+    assert (tmp_path / "one.tif").read_bytes()[:4] in (b"II*\x00", b"MM\x00*")

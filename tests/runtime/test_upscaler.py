@@ -259,3 +259,12 @@ def test_an_output_too_large_for_memory_names_its_size_not_a_smaller_tile(models
             as caught:
         upscaler.upscale(huge)
     assert "a smaller --tile cannot help" in str(caught.value)
+
+
+def test_a_tile_smaller_than_twice_its_pad_is_raised_with_a_notice(models):
+    upscaler = Upscaler(models["x2"], device="cpu", tile=7, tile_pad=9)
+    assert upscaler.tile == 18
+    assert "--tile 7 is less than twice its pad of 9" in upscaler.notice
+    assert "raised to 18" in upscaler.notice
+    assert Upscaler(models["x2"], device="cpu", tile=18, tile_pad=9).notice is None
+    assert Upscaler(models["x2"], device="cpu", tile=0, tile_pad=9).tile == 0
