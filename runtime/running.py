@@ -32,8 +32,10 @@ def run_plan(plan: RunPlan) -> int:
                 video_stats = _run_videos(plan, upscaler, report)
             interrupts.check()
     except KeyboardInterrupt:
-        again = " with --resume" if plan.video_options.resume else \
-            " (add --resume to keep a video's finished part)"
+        again = ""
+        if plan.videos:
+            again = " with --resume" if plan.video_options.resume else \
+                " (add --resume to keep a video's finished parts)"
         console.error(f"interrupted: {report.summary()}; run the same command again{again} to "
                       "go on (finished files are skipped)")
         return EXIT_INTERRUPTED

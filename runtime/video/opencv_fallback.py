@@ -73,6 +73,7 @@ class _WriterSink:
         self.tmp = dst.with_name(f".{dst.stem}.uprez-tmp{dst.suffix}")
         self.writer: cv2.VideoWriter | None = None
         self.start_frame = 0
+        self.kept_frames = 0  # one file, whole or nothing: no finished parts to keep
 
     def write(self, frame: np.ndarray) -> None:
         if frame.dtype != np.uint8:

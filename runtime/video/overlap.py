@@ -104,6 +104,9 @@ class Overlap:
 class Sink(Protocol):
     start_frame: int  # frames already done by an earlier run
 
+    @property
+    def kept_frames(self) -> int: ...  # frames in finished parts (segments, PNGs) so far
+
     def write(self, frame: np.ndarray) -> None: ...
     def finish(self) -> object: ...
     def kill(self) -> None: ...
@@ -150,7 +153,11 @@ def run_overlapped(*, name: str, frames: Iterable[np.ndarray], check_source: Cal
         for thread in threads:
             thread.join(timeout=10)
         sink.cleanup(keep_finished=keep_finished)
-        kept = "; finished parts are kept for --resume" if keep_finished else ""
+        kept = ""
+        if keep_finished:
+            kept = (f"; the {sink.kept_frames} frames of its finished parts are kept for "
+                    "--resume" if sink.kept_frames else
+                    "; no part was finished yet, so nothing is kept for --resume")
         if isinstance(exc, KeyboardInterrupt):
             console.warn(f"{name}: interrupted after {start + upscaled} frames; "
                          f"no output written{kept}")

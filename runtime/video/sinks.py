@@ -34,6 +34,10 @@ class SegmentSink:
         self.start_frame = sum(self.finished)
         self._current: SegmentEncoder | None = None
 
+    @property
+    def kept_frames(self) -> int:
+        return sum(self.finished)
+
     def write(self, frame: np.ndarray) -> None:
         if self._current is None:
             self._current = self._open(frame)
@@ -96,6 +100,10 @@ class PngSink:
                     self._path(self.start_frame).is_file():
                 self.start_frame += 1
         self._next = self.start_frame
+
+    @property
+    def kept_frames(self) -> int:
+        return self._next
 
     def _path(self, index: int) -> Path:
         return self.folder / f"frame_{index + 1:06d}.png"

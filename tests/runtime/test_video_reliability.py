@@ -196,3 +196,39 @@ def test_opencv_fallback_when_no_ffmpeg_is_wanted(clip, model, tmp_path, monkeyp
         frames += 1
     assert frames == 20
     assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_before_any_finished_part_does_not_claim_parts_are_kept(clip, model, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "out" / "clip.mp4"
+    out.parent.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, InterruptAfter(model, frames=4), batch=2, resume=True,
+                      progress=False, segment_frames=500)
+    warning = capsys.readouterr().err
+    assert "no part was finished yet, so nothing is kept for --resume" in warning
+    assert "are kept for --resume" not in warning
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, InterruptOnceAPartIsFinished(model, out), batch=2,
+                      resume=True, progress=False, segment_frames=4)
+    assert "the 4 frames of its finished parts are kept for --resume" in capsys.readouterr().err
+
+
+class InterruptOnceAPartIsFinished(InterruptAfter):
+    """Ctrl-C once the work folder's manifest lists a finished segment (the encoder thread
+    closes it some time after its frames were upscaled)."""
+
+    def __init__(self, model, output):
+        super().__init__(model, frames=6)
+        self.manifest = output.parent / f".{output.name}.uprez-parts" / "manifest.json"
+
+    def __call__(self, batch):
+        if self.upscale.frames_seen >= self.frames:
+            import json
+
+            deadline = time.monotonic() + 30
+            while not json.loads(self.manifest.read_text()).get("segments"):
+                assert time.monotonic() < deadline, "no segment was ever finished"
+                time.sleep(0.02)
+            raise KeyboardInterrupt
+        return self.upscale(batch)
