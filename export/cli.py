@@ -31,9 +31,12 @@ from .opsets import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 @click.option("--no-ema", is_flag=True,
               help="Export the plain training weights instead of the EMA weights when a "
                    "checkpoint has both.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing .onnx (default: skip it when it was exported from the "
+                   "same checkpoint, refuse it when not).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings, errors and the result lines.")
 def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, opset: int,
-         fp16: bool, no_verify: bool, no_ema: bool, quiet: bool) -> None:
+         fp16: bool, no_verify: bool, no_ema: bool, overwrite: bool, quiet: bool) -> None:
     """Export generator CHECKPOINTS (.pth / .safetensors) to verified ONNX models.
 
     Reads uprez checkpoints (sr-train's generator.pth) and the public formats: Real-ESRGAN
@@ -61,6 +64,17 @@ def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, o
 
     report = BatchReport()
     for checkpoint, target in targets:
+        existing = None if overwrite else _existing_export(checkpoint, target)
+        if existing == "same":
+            console.info(f"{target} exists, exported from this checkpoint: skipped "
+                         "(--overwrite to export again)")
+            report.add_skipped(str(checkpoint))
+            continue
+        if existing is not None:
+            reason = f"{target} exists and {existing}; --overwrite replaces it"
+            console.error(f"{checkpoint}: {reason}")
+            report.add_failed(str(checkpoint), reason)
+            continue
         options = ExportOptions(name=name, opset=opset, fp16=fp16, verify=not no_verify,
                                 prefer_ema=not no_ema)
         try:
@@ -75,6 +89,24 @@ def main(checkpoints: tuple[Path, ...], output: Path | None, name: str | None, o
         console.info(report.summary())
     if report.exit_code:
         raise SystemExit(report.exit_code)
+
+
+def _existing_export(checkpoint: Path, target: Path) -> str | None:
+    """None when `target` is free; "same" when it was exported from this very checkpoint (its
+    metadata holds the checkpoint's SHA-256); else why it must not be replaced silently."""
+    from uprez.runtime.metadata import SOURCE_SHA256, file_sha256
+    from uprez.runtime.onnx_file import NotProtobuf, read_metadata_props
+
+    if not target.exists() or target.resolve() == checkpoint.resolve():
+        return None  # the exporter refuses the second with its own message
+    try:
+        source = read_metadata_props(target).get(SOURCE_SHA256)
+    except (NotProtobuf, OSError):
+        return "is not an ONNX model sr-export wrote"
+    if source is None:
+        return "was not exported by sr-export"
+    return "same" if source == file_sha256(checkpoint) else \
+        "was exported from another checkpoint"
 
 
 def default_output(checkpoint: Path, fp16: bool) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,24 @@ def _human_count(count: int) -> str:
     return f"{count / 1e6:.2f}M" if count >= 100_000 else f"{count / 1e3:.1f}k"
 
 
+# checkpoint file names that say what the file is, not which model: sr-train's generator.pth,
+# BasicSR's net_g_latest.pth, ...; the model is named after the folder they are in
+_GENERIC_STEMS = re.compile(r"^(generator(_\w+)?|model|net_?g(_\w+)?|g|latest|last|best|final|"
+                            r"checkpoint|ckpt|weights|ema)$", re.IGNORECASE)
+_GENERIC_FOLDERS = frozenset({"", ".", "..", "checkpoints", "models", "weights", "experiments"})
+
+
+def model_name(checkpoint: Path) -> str:
+    """The name written into the metadata by default: the file's stem, or for a generic file
+    name (generator.pth) the nearest folder with a name of its own, e.g. runs/portrait/..."""
+    if not _GENERIC_STEMS.match(checkpoint.stem):
+        return checkpoint.stem
+    for folder in checkpoint.resolve().parents:
+        if folder.name.lower() not in _GENERIC_FOLDERS:
+            return folder.name
+    return checkpoint.stem
+
+
 def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) -> ExportResult:
     started = time.perf_counter()
     if output.resolve() == checkpoint.resolve():
@@ -82,7 +101,7 @@ def export_checkpoint(checkpoint: Path, output: Path, options: ExportOptions) ->
         size_multiple=multiple, global_context=global_context, fp16_safe=fp16_safe,
         precision="fp16" if options.fp16 else "fp32",
         arch=found.arch, hparams=hparams, tile_hint=tile_hint(profile),
-        source_sha256=loaded.sha256, name=options.name or checkpoint.stem,
+        source_sha256=loaded.sha256, name=options.name or model_name(checkpoint),
     )
     console.info(f"  exporting to ONNX (opset {options.opset}, {info.precision})")
     try:

@@ -104,3 +104,38 @@ def test_foreign_checkpoint_from_the_command_line_names_the_layouts_tried(tmp_pa
     assert done.returncode == 1
     assert "classifier.pth: unrecognised weights: tried RRDBNet" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_generic_checkpoint_name_gives_the_model_its_run_folders_name(tmp_path):
+    run = tmp_path / "runs" / "portrait-x2"
+    (run / "checkpoints").mkdir(parents=True)
+    save_layout("uprez", run / "generator.pth", tiny_model("compact", 2), None)
+    save_layout("basicsr", run / "checkpoints" / "net_g_latest.pth", tiny_model("compact", 2),
+                None)
+    for checkpoint in (run / "generator.pth", run / "checkpoints" / "net_g_latest.pth"):
+        result = _invoke(checkpoint, "--no-verify")
+        assert result.exit_code == 0, result.output
+        info, _ = onnx_info(checkpoint.with_suffix(".onnx"))
+        assert info.name == "portrait-x2"
+
+
+def test_an_existing_onnx_is_skipped_if_from_the_same_checkpoint_else_refused_unless_overwrite(
+        tmp_path):
+    save_layout("basicsr", tmp_path / "a.pth", tiny_model("compact", 2), None)
+    save_layout("basicsr", tmp_path / "b.pth", perturbed(tiny_model("compact", 2)), None)
+    out = tmp_path / "m.onnx"
+    assert _invoke(tmp_path / "a.pth", "-o", out, "--no-verify").exit_code == 0
+    exported = out.read_bytes()
+    again = _invoke(tmp_path / "a.pth", "-o", out, "--no-verify")
+    assert again.exit_code == 0 and "exported from this checkpoint: skipped" in again.output
+    other = _invoke(tmp_path / "b.pth", "-o", out, "--no-verify")
+    assert other.exit_code == 1
+    assert "was exported from another checkpoint; --overwrite replaces it" in other.output
+    assert out.read_bytes() == exported
+    foreign = tmp_path / "foreign.onnx"
+    foreign.write_bytes(b"not a model")
+    refused = _invoke(tmp_path / "a.pth", "-o", foreign, "--no-verify")
+    assert refused.exit_code == 1 and foreign.read_bytes() == b"not a model"
+    replaced = _invoke(tmp_path / "b.pth", "-o", out, "--no-verify", "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert out.read_bytes() != exported
