@@ -86,6 +86,8 @@ def main(input_dir: Path, output_dir: Path, scale: int, overwrite: bool, jobs: i
             todo.append((source, target))
 
     def work(pair: tuple[Path, Path]) -> None:
+        if interrupts.requested():  # Ctrl-C: the pool's queued images are not started
+            return
         source, target = pair
         try:
             downscale_file(source, target, scale)
