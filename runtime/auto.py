@@ -83,7 +83,7 @@ class AutoUpscaler:
 
     def describe(self) -> str:
         return (f"{self.choice.name}: {self.real.describe()} for inputs with JPEG damage, "
-                f"{self.clean.info.name or self.clean.model_path.stem} for clean ones")
+                f"{_name(self.clean)} for clean ones, the two blended for mild damage")
 
     def label(self) -> str:
         return self.clean.label()
